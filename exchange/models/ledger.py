@@ -41,7 +41,11 @@ SIGNED_KINDS = frozenset({AccountKind.BORROWED, AccountKind.EXTERNAL, AccountKin
 
 class LedgerAccount(models.Model):
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_accounts",
     )
     kind = models.CharField(max_length=16, choices=AccountKind.choices)
     asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="ledger_accounts")
@@ -67,7 +71,7 @@ class LedgerAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.owner_id and f"user {self.owner_id}" or "house"
+        who = (self.owner_id and f"user {self.owner_id}") or "house"
         return f"{who}:{self.kind}:{self.asset_id}"
 
 

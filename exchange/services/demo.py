@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
+from decimal import Decimal as D  # noqa: N817 (keeps the tables readable)
 
 from django.db import transaction
 
@@ -32,7 +32,17 @@ MARKETS = [
     ("ETH_USDC", "ETH", "USDC", MarketType.SPOT, D("0.01"), D("0.0001"), D("0.0001"), D("10000"), D("0.01")),
     ("SOL_USDC", "SOL", "USDC", MarketType.SPOT, D("0.01"), D("0.01"), D("0.01"), D("1000000"), D("0.01")),
     ("BTC_USDC_PERP", "BTC", "USDC", MarketType.PERP, D("0.1"), D("0.0001"), D("0.0001"), D("500"), D("0.1")),
-    ("SOL_USDC_PERP", "SOL", "USDC", MarketType.PERP, D("0.01"), D("0.01"), D("0.01"), D("500000"), D("0.01")),
+    (
+        "SOL_USDC_PERP",
+        "SOL",
+        "USDC",
+        MarketType.PERP,
+        D("0.01"),
+        D("0.01"),
+        D("0.01"),
+        D("500000"),
+        D("0.01"),
+    ),
 ]
 
 PERP_DEFAULTS = {

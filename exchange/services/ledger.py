@@ -108,7 +108,9 @@ def ledger_post(
             created_by_id=created_by_id,
         )
         JournalLine.objects.bulk_create(
-            JournalLine(entry=entry, account_id=line.account.pk, asset_id=line.account.asset_id, amount=line.amount)
+            JournalLine(
+                entry=entry, account_id=line.account.pk, asset_id=line.account.asset_id, amount=line.amount
+            )
             for line in lines
         )
         now = timezone.now()
@@ -136,4 +138,12 @@ def user_balances(*, user_id: int, kinds: Iterable[str] | None = None) -> dict[s
     return dict(result)
 
 
-__all__ = ["AccountKind", "Line", "house_account", "ledger_account_get", "ledger_post", "transfer", "user_balances"]
+__all__ = [
+    "AccountKind",
+    "Line",
+    "house_account",
+    "ledger_account_get",
+    "ledger_post",
+    "transfer",
+    "user_balances",
+]

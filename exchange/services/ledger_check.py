@@ -74,11 +74,16 @@ CHECKS: list[tuple[str, str]] = [
 
 
 def ledger_check(progress: Callable[[str], None] | None = None) -> LedgerReport:
-    """Run every invariant check in one repeatable-read snapshot."""
+    """Run every invariant check in one repeatable-read snapshot, or inside the caller's transaction."""
     report = LedgerReport()
     signed = ", ".join(f"'{kind.value}'" for kind in SIGNED_KINDS)
+    # Outside a transaction the checks get their own snapshot. Inside one (a caller's atomic block,
+    # a test) PostgreSQL refuses to set the isolation level after the first query, and a COMMIT here
+    # would end the caller's transaction under it: there the checks read within that transaction.
+    own_transaction = connection.get_autocommit()
     with connection.cursor() as cursor:
-        cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if own_transaction:
+            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
             cursor.execute("SELECT COUNT(*) FROM exchange_ledgeraccount")
             report.checked_accounts = cursor.fetchone()[0]
@@ -89,8 +94,9 @@ def ledger_check(progress: Callable[[str], None] | None = None) -> LedgerReport:
                     progress(name)
                 cursor.execute(sql.format(signed=signed))
                 for row in cursor.fetchall():
-                    shown = ", ".join(str(v.normalize() if isinstance(v, Decimal) else v) for v in row)
+                    shown = ", ".join(f"{v.normalize():f}" if isinstance(v, Decimal) else str(v) for v in row)
                     report.problems.append(f"{name}: {shown}")
         finally:
-            cursor.execute("COMMIT")
+            if own_transaction:
+                cursor.execute("COMMIT")
     return report

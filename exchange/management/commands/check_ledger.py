@@ -12,7 +12,9 @@ class Command(BaseCommand):
     help = "Verify every ledger invariant; exits non-zero on any violation."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with tqdm(total=len(CHECKS), desc="checking ledger", unit="check", disable=options["verbosity"] < 1) as bar:
+        with tqdm(
+            total=len(CHECKS), desc="checking ledger", unit="check", disable=options["verbosity"] < 1
+        ) as bar:
 
             def step(name: str) -> None:
                 bar.set_postfix_str(name[:40])

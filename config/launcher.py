@@ -1,0 +1,205 @@
+"""`./satchel run` starts the whole exchange; `./satchel test` runs the suite.
+
+Both start embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are unset, hand the URLs to
+every child through the environment, and stop everything they started on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from config import services
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+STOP_GRACE_SECONDS = 20
+
+
+class Stop(Exception):
+    """Raised in the main thread by SIGINT/SIGTERM so every `finally` runs."""
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def _environment() -> tuple[dict[str, str], bool]:
+    """The children's environment, and whether this process registered with the embedded servers."""
+    env = dict(os.environ)
+    if env.get("DATABASE_URL") and env.get("REDIS_URL"):
+        return env, False
+    urls = services.acquire()
+    if not os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = urls.database_url
+    if not os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = urls.redis_url
+    return env, True
+
+
+def _stop(children: Sequence[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(max(0.1, deadline - time.monotonic()))
+    for child in children:
+        # Each child leads its own process group: this also reaps Celery's pool processes.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def run(port: int, host: str) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    env, registered = _environment()
+    env["PORT"] = str(port)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        _manage(env, "migrate", "--no-input", "-v", "0")
+        _manage(env, "seed_demo")
+        commands = {
+            "web": [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--lifespan",
+                "off",
+                "--ws-ping-interval",
+                "60",
+                "--ws-ping-timeout",
+                "120",
+            ],
+            "worker": [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-l",
+                "info",
+                "--concurrency",
+                "2",
+                "-n",
+                "worker@%h",
+            ],
+            "beat": [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "-l",
+                "info",
+                "-s",
+                str(services.data_dir() / "celerybeat-schedule"),
+            ],
+        }
+        for command in commands.values():
+            children.append(subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
+        print(
+            f"\nSatchel is up on http://{host}:{port}/  (admin: http://{host}:{port}/admin/)  Ctrl-C stops it.\n",
+            flush=True,
+        )
+        while True:
+            for name, child in zip(commands, children, strict=True):
+                if child.poll() is not None:
+                    print(f"satchel: {name} exited with {child.returncode}; stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    except Stop as stop:
+        print(f"\nsatchel: {stop}; stopping every process", file=sys.stderr, flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _stop(children)
+        if registered:
+            services.release()
+
+
+def test(pytest_args: list[str]) -> int:
+    # Tests get embedded servers of their own, so they never touch a running demo's data or queues.
+    os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "test"))
+    os.environ.setdefault("SATCHEL_PG_FAST", "1")
+    env, registered = _environment()
+    child: subprocess.Popen[bytes] | None = None
+    try:
+        child = subprocess.Popen([PYTHON, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+        return child.wait()
+    except Stop:
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if child is not None and child.poll() is None:
+            child.terminate()
+            child.wait()
+        if registered:
+            services.release()
+
+
+def lint() -> int:
+    """ruff (lint and format) and the import contracts that keep the pure cores free of Django."""
+    checks = [
+        [PYTHON, "-m", "ruff", "check", "."],
+        [PYTHON, "-m", "ruff", "format", "--check", "."],
+        [str(Path(PYTHON).parent / "lint-imports")],
+    ]
+    failed = 0
+    for command in checks:
+        print(
+            "$",
+            " ".join(Path(command[0]).name if i == 0 else part for i, part in enumerate(command)),
+            flush=True,
+        )
+        failed |= subprocess.run(command, cwd=ROOT).returncode
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="satchel", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="start web, worker, beat and embedded services with demo data")
+    run_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    run_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
+    sub.add_parser("lint", help="ruff and import-linter")
+    sub.add_parser("reset", help="stop the embedded servers and delete their data")
+    args, rest = parser.parse_known_args(argv)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    if args.command == "run":
+        return run(args.port, args.host)
+    if args.command == "test":
+        return test(rest)
+    if args.command == "lint":
+        return lint()
+    services.wipe()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

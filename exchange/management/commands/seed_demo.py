@@ -1,0 +1,59 @@
+"""Seed the demo: assets, markets, a funded demo trader and a demo compliance officer.
+
+Idempotent: every start runs it; existing rows are left as they are and deposits carry fixed
+transaction hashes, so they are credited once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from accounts.services.users import user_create
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import KycLevel, User
+from exchange.models import Asset
+from exchange.services.demo import demo_seed_markets
+from exchange.services.deposits import deposit_credit
+
+DEMO_TRADER = ("trader@satchel.demo", "trade-with-care-42")
+DEMO_OFFICER = ("officer@satchel.demo", "review-all-day-42")
+DEMO_FUNDS = {"USDC": Decimal("100000"), "BTC": Decimal("2"), "ETH": Decimal("25"), "SOL": Decimal("500")}
+OFFICER_GROUP = "Compliance officer"
+
+
+class Command(BaseCommand):
+    help = "Create the demo markets and users (idempotent) and print the demo logins."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic(durable=True):
+            demo_seed_markets()
+            trader = self._user(DEMO_TRADER, kyc_level=KycLevel.FULL)
+            for symbol, amount in DEMO_FUNDS.items():
+                asset = Asset.objects.get(symbol=symbol)
+                blockchain = asset.tokens.order_by("id").first()
+                deposit_credit(
+                    user_id=trader.pk,
+                    asset=asset,
+                    quantity=amount,
+                    source=blockchain.blockchain.lower() if blockchain else "administrator",
+                    transaction_hash=f"demo-genesis-{symbol}",
+                    memo="demo funds",
+                )
+            officer = self._user(DEMO_OFFICER, kyc_level=KycLevel.FULL, is_staff=True)
+            group, _ = Group.objects.get_or_create(name=OFFICER_GROUP)
+            # Read access to everything in the back office; the roles get their exact rights in issue 5.
+            group.permissions.add(*Permission.objects.filter(codename__startswith="view_"))
+            officer.groups.add(group)
+        self.stdout.write(
+            "Demo logins:\n"
+            f"  trader             {DEMO_TRADER[0]} / {DEMO_TRADER[1]}\n"
+            f"  compliance officer {DEMO_OFFICER[0]} / {DEMO_OFFICER[1]}  (admin: /admin/)"
+        )
+
+    def _user(self, login: tuple[str, str], **extra: Any) -> User:
+        existing = User.objects.filter(email=login[0]).first()
+        return existing or user_create(email=login[0], password=login[1], **extra)

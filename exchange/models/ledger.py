@@ -60,12 +60,12 @@ class LedgerAccount(models.Model):
             ),
             # Backstop to the service check: no bucket that holds real funds can go negative.
             models.CheckConstraint(
-                condition=models.Q(balance__gte=0) | models.Q(kind__in=[k.value for k in SIGNED_KINDS]),
+                condition=models.Q(balance__gte=0) | models.Q(kind__in=sorted(SIGNED_KINDS)),
                 name="ledger_account_non_negative",
             ),
             models.CheckConstraint(
-                condition=models.Q(owner__isnull=False, kind__in=[k.value for k in USER_KINDS])
-                | models.Q(owner__isnull=True) & ~models.Q(kind__in=[k.value for k in USER_KINDS]),
+                condition=models.Q(owner__isnull=False, kind__in=sorted(USER_KINDS))
+                | models.Q(owner__isnull=True) & ~models.Q(kind__in=sorted(USER_KINDS)),
                 name="ledger_account_owner_matches_kind",
             ),
         ]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import re_path
-from django.urls.resolvers import URLPattern
+from django.urls import include, path
 
 from accounts.api.views import AccountApi
 from exchange.api.capital import CapitalBalancesApi
@@ -16,11 +15,7 @@ from exchange.api.public import (
     StatusApi,
     TimeApi,
 )
-
-
-def route(path: str, view: type, name: str) -> URLPattern:
-    return re_path(rf"^{path}/?$", view.as_view(), name=name)
-
+from exchange.api.routing import route
 
 urlpatterns = [
     route("api/v1/status", StatusApi, "api-status"),
@@ -32,4 +27,7 @@ urlpatterns = [
     route("api/v1/securities", SecurityListApi, "api-securities"),
     route("api/v1/capital", CapitalBalancesApi, "api-capital"),
     route("api/v1/account", AccountApi, "api-account"),
+    path("", include("exchange.api.urls_orders")),
+    path("", include("exchange.api.urls_market_data")),
+    path("", include("exchange.api.urls_custody")),
 ]

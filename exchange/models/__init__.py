@@ -1,20 +1,60 @@
 from exchange.models.assets import Asset, AssetToken
-from exchange.models.custody import Deposit, DepositAddress, DepositStatus
+from exchange.models.custody import (
+    WITHDRAWAL_API_STATUS,
+    Deposit,
+    DepositAddress,
+    DepositStatus,
+    Withdrawal,
+    WithdrawalStatus,
+)
 from exchange.models.ledger import AccountKind, EntryKind, JournalEntry, JournalLine, LedgerAccount
 from exchange.models.markets import Market, MarketType, OrderBookState
+from exchange.models.trading import (
+    OPEN_STATUSES,
+    Candle,
+    CommandKind,
+    FeeTier,
+    Fill,
+    MarketCommand,
+    MarketState,
+    OutboxEvent,
+    Order,
+    OrderStatus,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
 
 __all__ = [
+    "OPEN_STATUSES",
+    "WITHDRAWAL_API_STATUS",
     "AccountKind",
     "Asset",
     "AssetToken",
+    "Candle",
+    "CommandKind",
     "Deposit",
     "DepositAddress",
     "DepositStatus",
     "EntryKind",
+    "FeeTier",
+    "Fill",
     "JournalEntry",
     "JournalLine",
     "LedgerAccount",
     "Market",
+    "MarketCommand",
+    "MarketState",
     "MarketType",
+    "Order",
     "OrderBookState",
+    "OrderStatus",
+    "OrderType",
+    "OutboxEvent",
+    "SelfTradePrevention",
+    "Side",
+    "TimeInForce",
+    "Withdrawal",
+    "WithdrawalStatus",
 ]

@@ -1,0 +1,3 @@
+"""Routes: filled in by the custody work."""
+
+urlpatterns: list = []

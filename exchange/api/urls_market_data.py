@@ -1,0 +1,3 @@
+"""Routes: filled in by the market_data work."""
+
+urlpatterns: list = []

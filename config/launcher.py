@@ -164,8 +164,8 @@ def test(pytest_args: list[str]) -> int:
 def lint() -> int:
     """ruff (lint and format) and the import contracts that keep the pure cores free of Django."""
     checks = [
-        [PYTHON, "-m", "ruff", "check", "."],
-        [PYTHON, "-m", "ruff", "format", "--check", "."],
+        [PYTHON, "-m", "ruff", "check", "--no-cache", "."],
+        [PYTHON, "-m", "ruff", "format", "--no-cache", "--check", "."],
         [str(Path(PYTHON).parent / "lint-imports")],
     ]
     failed = 0

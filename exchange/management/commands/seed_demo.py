@@ -9,12 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from accounts.services.users import user_create
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import KycLevel, User
+from accounts.services.users import user_create
 from exchange.models import Asset
 from exchange.services.demo import demo_seed_markets
 from exchange.services.deposits import deposit_credit

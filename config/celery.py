@@ -1,8 +1,7 @@
-import os
+"""The Celery app. Importing it sets nothing in the environment: `config.worker` is the CLI entry
+point that picks the default settings module (`celery -A config.worker worker`)."""
 
 from celery import Celery
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("satchel")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -61,6 +61,43 @@ def _stop(children: Sequence[subprocess.Popen[bytes]]) -> None:
         child.wait()
 
 
+def process_commands(*, host: str, port: int, matching_queues: str) -> dict[str, list[str]]:
+    """The long-running processes of one Satchel node: web, matching worker, general worker, beat.
+
+    The matching worker consumes one queue per market; each market is drained under its own
+    PostgreSQL advisory lock, so any number of matching workers may run (docs/OPERATIONS.md).
+    """
+    celery = [PYTHON, "-m", "celery", "-A", "config.worker"]
+    web = [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port)]
+    web += ["--no-access-log", "--lifespan", "off", "--ws-ping-interval", "60", "--ws-ping-timeout", "120"]
+    return {
+        "web": web,
+        "matching": [
+            *celery,
+            "worker",
+            "-l",
+            "warning",
+            "-Q",
+            matching_queues,
+            "-c",
+            "2",
+            "-n",
+            "matching@%h",
+        ],
+        "worker": [*celery, "worker", "-l", "info", "-Q", "celery", "-c", "1", "-n", "worker@%h"],
+        "beat": [*celery, "beat", "-l", "warning", "-s", str(services.data_dir() / "celerybeat-schedule")],
+        # One publisher per node is enough; a second one waits on its advisory lock.
+        "publisher": [PYTHON, "manage.py", "publish_outbox"],
+    }
+
+
+def _manage_output(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return result.stdout.strip()
+
+
 def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
@@ -73,51 +110,8 @@ def run(port: int, host: str) -> int:
     try:
         _manage(env, "migrate", "--no-input", "-v", "0")
         _manage(env, "seed_demo")
-        commands = {
-            "web": [
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--lifespan",
-                "off",
-                "--ws-ping-interval",
-                "60",
-                "--ws-ping-timeout",
-                "120",
-            ],
-            "worker": [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-l",
-                "info",
-                "--concurrency",
-                "2",
-                "-n",
-                "worker@%h",
-            ],
-            "beat": [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "-l",
-                "info",
-                "-s",
-                str(services.data_dir() / "celerybeat-schedule"),
-            ],
-        }
+        queues = _manage_output(env, "matching_queues")
+        commands = process_commands(host=host, port=port, matching_queues=queues)
         for command in commands.values():
             children.append(subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
         print(

@@ -214,3 +214,7 @@ class DepositAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/exchange/deposit/credit.html", context)
+
+
+# The FeeTier admin lives in its own module; importing it registers it.
+from exchange import admin_fees  # noqa: E402, F401

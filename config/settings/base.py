@@ -142,7 +142,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.api.authentication.BackpackSignatureAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.DecimalJSONParser"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -164,7 +164,12 @@ CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "market-sweep": {"task": "exchange.tasks.market_sweep", "schedule": 2.0},
+    "withdrawal-sweep": {"task": "exchange.withdrawal_sweep", "schedule": 15.0},
+}
+# Task modules that autodiscovery (which looks for `tasks.py` only) would miss.
+CELERY_IMPORTS = ["exchange.tasks_custody"]
 
 # Backpack signs requests with a window of at most 60 s; 5 s is the clients' default.
 API_SIGNATURE_MAX_WINDOW_MS = 60_000
@@ -192,3 +197,7 @@ DEFAULT_FEES = {
 MAX_LEVERAGE = 50
 MAX_OPEN_LIMIT_ORDERS = 500
 MAX_OPEN_TRIGGER_ORDERS = 100
+# How long a REST order call waits for the matching worker before answering "accepted".
+ORDER_RESULT_WAIT_SECONDS = float(os.environ.get("ORDER_RESULT_WAIT_SECONDS", "3"))
+# Commands the matching worker applies per database transaction.
+MATCHING_BATCH_SIZE = int(os.environ.get("MATCHING_BATCH_SIZE", "500"))

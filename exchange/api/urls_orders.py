@@ -1,3 +1,9 @@
-"""Routes: filled in by the orders work."""
+"""Order entry routes."""
 
-urlpatterns: list = []
+from exchange.api.orders import OrderApi, OrdersApi
+from exchange.api.routing import route
+
+urlpatterns = [
+    route("api/v1/order", OrderApi, "api-order"),
+    route("api/v1/orders", OrdersApi, "api-orders"),
+]

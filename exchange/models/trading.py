@@ -81,6 +81,9 @@ class Order(models.Model):
     # False until the market's worker has applied the order's place command.
     is_applied = models.BooleanField(default=False)
     sequence = models.PositiveBigIntegerField()
+    # Time priority on the book: the sequence of the command at which it started resting (its own
+    # place command, or the one whose trade fired its trigger). Rebuilds sort by it.
+    priority = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     triggered_at = models.DateTimeField(null=True, blank=True)

@@ -57,18 +57,43 @@ CHECKS: list[tuple[str, str]] = [
            WHERE acc.balance < 0 AND acc.kind NOT IN ({signed})""",
     ),
     (
-        "funds inside differ from confirmed deposits",
-        # Withdrawals join this sum when they exist (issue 3); until then external = -deposits.
-        """SELECT a.symbol, -COALESCE(ext.balance, 0), COALESCE(dep.total, 0) FROM exchange_asset a
+        "funds inside differ from confirmed deposits minus confirmed withdrawals",
+        # A withdrawal sends its quantity out; its fee stays inside, in the house FEES account.
+        # Rows: asset, funds inside (-external), deposits - withdrawals.
+        """SELECT a.symbol, -COALESCE(ext.balance, 0), COALESCE(dep.total, 0) - COALESCE(wd.total, 0)
+           FROM exchange_asset a
            LEFT JOIN exchange_ledgeraccount ext ON ext.asset_id = a.id AND ext.owner_id IS NULL
                 AND ext.kind = 'external'
            LEFT JOIN (SELECT asset_id, SUM(quantity) AS total FROM exchange_deposit
                       WHERE status = 'confirmed' GROUP BY asset_id) dep ON dep.asset_id = a.id
-           WHERE -COALESCE(ext.balance, 0) <> COALESCE(dep.total, 0)""",
+           LEFT JOIN (SELECT asset_id, SUM(quantity) AS total FROM exchange_withdrawal
+                      WHERE status = 'confirmed' GROUP BY asset_id) wd ON wd.asset_id = a.id
+           WHERE -COALESCE(ext.balance, 0) <> COALESCE(dep.total, 0) - COALESCE(wd.total, 0)""",
     ),
     (
         "confirmed deposit without its ledger entry",
         """SELECT d.id FROM exchange_deposit d WHERE d.status = 'confirmed' AND d.entry_id IS NULL""",
+    ),
+    (
+        "withdrawal without its hold entry",
+        """SELECT w.id, w.status FROM exchange_withdrawal w WHERE w.hold_entry_id IS NULL ORDER BY w.id""",
+    ),
+    (
+        "confirmed withdrawal without its settlement entry",
+        """SELECT w.id FROM exchange_withdrawal w
+           WHERE w.status = 'confirmed' AND w.settle_entry_id IS NULL ORDER BY w.id""",
+    ),
+    (
+        "withdrawal in a non-final state whose locked hold is not covered",
+        # Locked also holds open orders, so it may exceed the pending withdrawals, never fall short.
+        # Rows: user, asset, quantity + fee of the pending withdrawals, locked balance.
+        """SELECT w.user_id, a.symbol, SUM(w.quantity + w.fee), COALESCE(MAX(acc.balance), 0)
+           FROM exchange_withdrawal w JOIN exchange_asset a ON a.id = w.asset_id
+           LEFT JOIN exchange_ledgeraccount acc ON acc.owner_id = w.user_id AND acc.asset_id = w.asset_id
+                AND acc.kind = 'locked'
+           WHERE w.status IN ('requested', 'approved', 'signed', 'broadcast')
+           GROUP BY w.user_id, a.symbol HAVING SUM(w.quantity + w.fee) > COALESCE(MAX(acc.balance), 0)
+           ORDER BY w.user_id, a.symbol""",
     ),
 ]
 

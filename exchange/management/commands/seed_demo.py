@@ -18,6 +18,7 @@ from accounts.services.users import user_create
 from exchange.models import Asset
 from exchange.services.demo import demo_seed_markets
 from exchange.services.deposits import deposit_credit
+from exchange.services.fees import fee_tiers_seed_defaults
 
 DEMO_TRADER = ("trader@satchel.demo", "trade-with-care-42")
 DEMO_OFFICER = ("officer@satchel.demo", "review-all-day-42")
@@ -31,6 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic(durable=True):
             demo_seed_markets()
+            fee_tiers_seed_defaults()
             trader = self._user(DEMO_TRADER, kyc_level=KycLevel.FULL)
             for symbol, amount in DEMO_FUNDS.items():
                 asset = Asset.objects.get(symbol=symbol)

@@ -1,0 +1,56 @@
+"""Satchel's engine on the standard stream (run with the project's venv, repo root on sys.path)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from time import perf_counter, perf_counter_ns
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[3])]
+
+import harness  # noqa: E402 - found through the path set above
+
+from exchange.engine.commands import cancel_order, limit_order, market_order  # noqa: E402
+from exchange.engine.engine import MatchingEngine  # noqa: E402
+from exchange.engine.enums import ALLOW, ASK, BID  # noqa: E402
+from exchange.engine.events import Fill  # noqa: E402
+
+
+def main() -> None:
+    path, limit, budget = harness.parse_args(sys.argv)
+    stream = harness.read_stream(path, limit)
+    commands = []
+    for kind, order_id, account, is_bid, price, quantity in stream:
+        side = BID if is_bid else ASK
+        if kind == harness.LIMIT:
+            commands.append(
+                limit_order(order_id, account, side, price, quantity, self_trade_prevention=ALLOW)
+            )
+        elif kind == harness.MARKET:
+            commands.append(market_order(order_id, account, side, quantity, self_trade_prevention=ALLOW))
+        else:
+            commands.append(cancel_order(order_id, account))
+    engine = MatchingEngine()
+    apply = engine.apply
+    latencies = harness.new_latencies(len(commands))
+    stop = harness.deadline(budget)
+    traded = done = 0
+    for index, command in enumerate(commands):
+        start = perf_counter_ns()
+        events = apply(command)
+        latencies[index] = perf_counter_ns() - start
+        for event in events:
+            if type(event) is Fill:
+                traded += event.lots
+        done = index + 1
+        if not done % harness.BUDGET_STRIDE and perf_counter() > stop:
+            break
+    harness.emit(
+        harness.summarise(
+            "satchel", latencies, done, len(commands), {"trades": engine.trade_id, "traded_lots": traded}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""The WebSocket API at `/` (§8 of the API reference): SUBSCRIBE / UNSUBSCRIBE to public and
+private streams, events from the outbox publisher (exchange/services/outbox.py).
+
+Thin and read-only: it parses, authenticates each private SUBSCRIBE by its signature, joins groups
+(exchange/streams.py) and forwards what the publisher sends. A connection is bound to the account
+of its first signed SUBSCRIBE and only ever joins that account's group, so it can receive no other
+account's events.
+
+Error frames are `{"id": null, "error": {"code", "message"}}`. ccxt rejects every pending watch on
+the connection when one arrives (§8.1), so they are sent only for requests that are really wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from accounts import signing
+from accounts.models import ApiKey
+from exchange import streams
+from exchange.models import Market, MarketState
+
+logger = logging.getLogger(__name__)
+
+INVALID_REQUEST = 4000
+INVALID_SIGNATURE = 4001
+INVALID_STREAM = 4006
+# ccxt fetches its REST snapshot once 11 deltas are cached (snapshotDelay 10, §8.6).
+DEPTH_WARMUP_FRAMES = 11
+# Close code when a depth gap is seen: the client's book is wrong and only a resync fixes it.
+CLOSE_DEPTH_GAP = 4008
+_MARKETS_TTL_SECONDS = 10.0
+_markets: tuple[float, dict[str, Market]] = (0.0, {})
+
+
+class StreamError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _markets_by_symbol() -> dict[str, Market]:
+    # A process-wide cache: markets change rarely, and a new one shows up within the TTL.
+    global _markets
+    loaded_at, markets = _markets
+    if time.monotonic() - loaded_at > _MARKETS_TTL_SECONDS:
+        markets = streams.market_symbols()
+        _markets = (time.monotonic(), markets)
+    return markets
+
+
+def _account_for_signature(signature: object) -> int:
+    """The user id behind a SUBSCRIBE signature `[api key, signature, timestamp, window]`.
+
+    The signature is checked before any query, so unsigned noise never reaches the database.
+    """
+    if not (
+        isinstance(signature, list) and len(signature) == 4 and all(isinstance(p, str) for p in signature)
+    ):
+        raise StreamError(INVALID_SIGNATURE, "Private streams need a signature")
+    api_key, signature_b64, timestamp, window = signature
+    try:
+        signing.check_timestamp(
+            timestamp=timestamp,
+            window=window,
+            now_ms=time.time_ns() // 1_000_000,
+            max_window_ms=settings.API_SIGNATURE_MAX_WINDOW_MS,
+            default_window_ms=settings.API_SIGNATURE_DEFAULT_WINDOW_MS,
+        )
+    except signing.SigningError as exc:
+        raise StreamError(INVALID_SIGNATURE, str(exc)) from exc
+    candidates = [signing.subscribe_signing_string(timestamp, window)]
+    if not signing.verify(api_key_b64=api_key, signature_b64=signature_b64, candidates=candidates):
+        raise StreamError(INVALID_SIGNATURE, "Invalid signature")
+    key = ApiKey.objects.select_related("user").filter(public_key=api_key, revoked_at=None).first()
+    if key is None or not key.user.is_active:
+        raise StreamError(INVALID_SIGNATURE, "Invalid API key")
+    return int(key.user_id)
+
+
+def _initial_frames(stream: streams.Stream, market: Market) -> list[dict[str, Any]]:
+    """What a new subscriber gets at once: the depth warm-up, or the current bookTicker, ticker or
+    candle, so that a watch on a quiet market resolves without waiting for a trade."""
+    if stream.kind == "depth":
+        update_id = (
+            MarketState.objects.filter(market_id=market.pk).values_list("last_update_id", flat=True).first()
+        )
+        payload = streams.depth_warmup_payload(market, update_id or 0)
+        return [payload] * DEPTH_WARMUP_FRAMES
+    if stream.kind == "bookTicker":
+        return [streams.book_ticker_payload(market)]
+    if stream.kind == "ticker":
+        return [streams.ticker_payload(market)]
+    if stream.kind == "kline":
+        kline = streams.kline_payload(market, stream.interval or "1m")
+        return [kline] if kline else []
+    return []
+
+
+class StreamConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.public: set[str] = set()
+        self.private: set[str] = set()
+        self.user_id: int | None = None
+        # Per depth stream, the last update id sent: duplicates (a publisher retry) are skipped,
+        # and a gap closes the socket, since ccxt would silently keep a wrong book (§8.6).
+        self.depth_last: dict[str, int] = {}
+        self.trade_last: dict[str, int] = {}
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for stream in getattr(self, "public", ()):
+            await self.channel_layer.group_discard(streams.public_group(stream), self.channel_name)
+        if getattr(self, "private", None) and self.user_id is not None:
+            await self.channel_layer.group_discard(streams.user_group(self.user_id), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message = json.loads(text_data if text_data is not None else (bytes_data or b""))
+        except ValueError:
+            await self._send_error(INVALID_REQUEST, "Invalid JSON")
+            return
+        method = message.get("method") if isinstance(message, dict) else None
+        method = method.upper() if isinstance(method, str) else None
+        if method == "PING":
+            await self._send({"id": message.get("id"), "result": "PONG"})
+            return
+        params = message.get("params") if method in ("SUBSCRIBE", "UNSUBSCRIBE") else None
+        if not isinstance(params, list):
+            await self._send_error(INVALID_REQUEST, "Invalid request")
+            return
+        if method == "UNSUBSCRIBE":
+            await self._unsubscribe(params)
+            return
+        try:
+            await self._subscribe(params, message.get("signature"))
+        except StreamError as error:
+            await self._send_error(error.code, error.message)
+
+    # --- subscriptions ------------------------------------------------------------------------------
+
+    async def _subscribe(self, names: list[object], signature: object) -> None:
+        """Subscribe every valid stream; raise the first error after doing so (one error frame)."""
+        markets = await database_sync_to_async(_markets_by_symbol)()
+        parsed = [streams.stream_parse(name, symbols=markets) for name in names]
+        error = StreamError(INVALID_STREAM, "Invalid stream") if None in parsed else None
+        wanted = [stream for stream in parsed if stream is not None]
+        private = [stream for stream in wanted if stream.is_private]
+        if private:
+            try:
+                await self._authenticate(signature)
+            except StreamError as exc:
+                error, wanted = exc, [stream for stream in wanted if not stream.is_private]
+        for stream in wanted:
+            if stream.is_private:
+                await self._join_private(stream)
+            elif stream.name not in self.public:
+                await self._join_public(stream, markets[stream.symbol or ""])
+        if error is not None:
+            raise error
+
+    async def _authenticate(self, signature: object) -> None:
+        # Re-checked on every private SUBSCRIBE: a revoked key or a stale signature subscribes nothing.
+        user_id = await database_sync_to_async(_account_for_signature)(signature)
+        if self.user_id is None:
+            self.user_id = user_id
+        elif self.user_id != user_id:
+            raise StreamError(INVALID_SIGNATURE, "This connection belongs to another account")
+
+    async def _join_private(self, stream: streams.Stream) -> None:
+        assert self.user_id is not None
+        if not self.private:
+            await self.channel_layer.group_add(streams.user_group(self.user_id), self.channel_name)
+        self.private.add(stream.name)
+
+    async def _join_public(self, stream: streams.Stream, market: Market) -> None:
+        # Join first, then read: whatever commits after the read reaches the group, hence this
+        # socket; what committed before is in the initial frames or in the REST snapshot.
+        await self.channel_layer.group_add(streams.public_group(stream.name), self.channel_name)
+        self.public.add(stream.name)
+        frames = await database_sync_to_async(_initial_frames)(stream, market)
+        if stream.kind == "depth" and frames:
+            self.depth_last[stream.name] = int(frames[0]["u"])
+        for data in frames:
+            await self._send({"stream": stream.name, "data": data})
+
+    async def _unsubscribe(self, names: list[object]) -> None:
+        # Unsubscribing from something not subscribed is not an error worth failing a client for.
+        for name in names:
+            if name in self.public:
+                assert isinstance(name, str)
+                self.public.discard(name)
+                self.depth_last.pop(name, None)
+                self.trade_last.pop(name, None)
+                await self.channel_layer.group_discard(streams.public_group(name), self.channel_name)
+            elif name in self.private:
+                self.private.discard(name)  # type: ignore[arg-type]
+                if not self.private and self.user_id is not None:
+                    await self.channel_layer.group_discard(
+                        streams.user_group(self.user_id), self.channel_name
+                    )
+
+    # --- events from the publisher ------------------------------------------------------------------
+
+    async def stream_events(self, message: dict[str, Any]) -> None:
+        user_id = message.get("user")
+        if user_id is not None:
+            if user_id == self.user_id:
+                await self._private_events(message["events"])
+            return
+        for stream, data in message["events"]:
+            if stream not in self.public:
+                continue  # unsubscribed while the message was on its way
+            kind = data.get("e")
+            if kind == "depth":
+                last = self.depth_last.get(stream)
+                if last is not None:
+                    if data["u"] <= last:
+                        continue
+                    if data["U"] > last + 1:
+                        logger.warning("depth gap on %s: %s after %s; closing", stream, data["U"], last)
+                        await self.close(code=CLOSE_DEPTH_GAP)
+                        return
+                self.depth_last[stream] = data["u"]
+            elif kind == "trade":
+                if data["t"] <= self.trade_last.get(stream, 0):
+                    continue
+                self.trade_last[stream] = data["t"]
+            await self._send({"stream": stream, "data": data})
+
+    async def _private_events(self, events: list[list[Any]]) -> None:
+        for stream, data in events:
+            if stream in self.private:
+                await self._send({"stream": stream, "data": data})
+            symbol = data.get("s")
+            if symbol and f"{stream}.{symbol}" in self.private:
+                await self._send({"stream": f"{stream}.{symbol}", "data": data})
+
+    # --- frames -------------------------------------------------------------------------------------
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+    async def _send_error(self, code: int, message: str) -> None:
+        await self._send({"id": None, "error": {"code": code, "message": message}})

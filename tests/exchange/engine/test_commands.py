@@ -1,0 +1,138 @@
+"""Commands check themselves when built; fast builders give the same frozen objects as constructors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from exchange.engine.commands import (
+    CancelAll,
+    CancelOrder,
+    PlaceOrder,
+    cancel_all,
+    cancel_order,
+    limit_order,
+    market_order,
+)
+from exchange.engine.engine import MatchingEngine
+from exchange.engine.enums import (
+    ALLOW,
+    ASK,
+    BID,
+    FOK,
+    GTC,
+    IOC,
+    CancelScope,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    TriggerKind,
+)
+from exchange.engine.events import (
+    Fill,
+    LevelChanged,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    new_accepted,
+    new_cancelled,
+    new_expired,
+    new_fill,
+    new_level,
+)
+
+LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
+
+
+def test_factories_build_the_same_frozen_commands_as_the_constructors():
+    assert limit_order(1, 2, BID, 100, 5, IOC, False, ALLOW, 7) == PlaceOrder(
+        1, 2, BID, LIMIT, 5, 100, time_in_force=IOC, self_trade_prevention=ALLOW, client_id=7
+    )
+    assert market_order(1, 2, ASK, quote_quantity=500) == PlaceOrder(
+        1, 2, ASK, MARKET, quote_quantity=500, time_in_force=IOC
+    )
+    assert cancel_order(3, 4) == CancelOrder(3, 4)
+    assert cancel_all(4, CancelScope.TRIGGER) == CancelAll(4, CancelScope.TRIGGER)
+    command = limit_order(1, 2, BID, 100, 5)
+    assert type(command) is PlaceOrder
+    assert hash(command) == hash(PlaceOrder(1, 2, BID, LIMIT, 5, 100))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        command.price = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda: limit_order(1, 2, BID, 0, 5), RejectReason.INVALID_PRICE),
+        (lambda: limit_order(1, 2, BID, 100, 0), RejectReason.INVALID_QUANTITY),
+        (lambda: limit_order(1, 2, BID, 100.0, 5), RejectReason.INVALID_PRICE),
+        (lambda: limit_order(1, 2, BID, 100, True), RejectReason.INVALID_QUANTITY),
+        (lambda: limit_order(1, 2, BID, 100, 5, IOC, True), RejectReason.INVALID_ORDER),
+        (lambda: limit_order(1, 2, BID, 100, 5, "GTC"), RejectReason.INVALID_ORDER),
+        (lambda: limit_order(1, 2, "Bid", 100, 5), RejectReason.INVALID_ORDER),
+        (lambda: limit_order(1, 2, BID, 100, 5, self_trade_prevention="Allow"), RejectReason.INVALID_ORDER),
+        (lambda: market_order(1, 2, BID), RejectReason.INVALID_QUANTITY),
+        (lambda: market_order(1, 2, BID, quantity=1, quote_quantity=5), RejectReason.INVALID_ORDER),
+        (lambda: market_order(1, 2, ASK, quantity=1, quote_limit=5), RejectReason.INVALID_ORDER),
+        (lambda: market_order(1, 2, BID, quote_quantity=5, quote_limit=5), RejectReason.INVALID_ORDER),
+        (lambda: limit_order(1, 2, BID, 100, 5, trigger_price=90), RejectReason.INVALID_ORDER),
+        (
+            lambda: limit_order(1, 2, BID, 100, 5, trigger_price=0, trigger_kind=TriggerKind.STOP_LOSS),
+            RejectReason.INVALID_PRICE,
+        ),
+        (
+            lambda: limit_order(1, 2, BID, 100, 5, trigger_kind=TriggerKind.STOP_LOSS),
+            RejectReason.INVALID_ORDER,
+        ),
+        (lambda: PlaceOrder(1, 2, BID, LIMIT, 5, 100, quote_quantity=5), RejectReason.INVALID_ORDER),
+        (lambda: PlaceOrder(1, 2, BID, MARKET, 5, 100), RejectReason.INVALID_ORDER),
+        (lambda: PlaceOrder(1, 2, BID, MARKET, 5, post_only=True), RejectReason.INVALID_ORDER),
+        (lambda: PlaceOrder(1, 2, BID, "Limit", 5, 100), RejectReason.INVALID_ORDER),
+        (lambda: PlaceOrder("1", 2, BID, LIMIT, 5, 100), RejectReason.INVALID_ORDER),
+    ],
+)
+def test_malformed_placements_are_rejected_by_the_engine_without_changing_anything(build, reason):
+    command = build()
+    engine = MatchingEngine()
+    engine.apply(limit_order(1000, 9, ASK, 101, 1))
+    before = engine.snapshot()
+
+    events = engine.apply(command)
+
+    assert command.rejection is reason
+    assert events == [OrderRejected(command.order_id, command.account_id, command.client_id, reason)]
+    assert engine.snapshot().orders == before.orders
+
+
+def test_well_formed_variants_have_no_rejection():
+    commands = [
+        limit_order(1, 2, BID, 100, 5, FOK),
+        limit_order(1, 2, BID, 100, 5, GTC, True),
+        market_order(1, 2, BID, quantity=5, quote_limit=0),
+        market_order(1, 2, ASK, quote_quantity=5, time_in_force=FOK),
+        market_order(1, 2, ASK, quantity=5, trigger_price=90, trigger_kind=TriggerKind.TAKE_PROFIT),
+        PlaceOrder(1, 2, BID, LIMIT, 5, 100),
+    ]
+    assert [c.rejection for c in commands] == [None] * len(commands)
+
+
+def test_event_builders_match_the_constructors():
+    pairs = [
+        (new_level(BID, 100, 5), LevelChanged(BID, 100, 5)),
+        (
+            new_accepted(1, 2, None, BID, LIMIT, OrderStatus.NEW, 0, 0, 5),
+            OrderAccepted(1, 2, None, BID, LIMIT, OrderStatus.NEW, 0, 0, 5),
+        ),
+        (new_fill(1, 2, 3, ASK, 5, 6, 7, 8, 9, 10, 11), Fill(1, 2, 3, ASK, 5, 6, 7, 8, 9, 10, 11)),
+        (new_cancelled(1, 2, 3, 4, 5), OrderCancelled(1, 2, 3, 4, 5)),
+        (new_expired(1, 2, 3, "r", 4, 5), OrderExpired(1, 2, 3, "r", 4, 5)),  # type: ignore[arg-type]
+    ]
+    for built, constructed in pairs:
+        assert built == constructed
+        assert type(built) is type(constructed)
+        assert hash(built) == hash(constructed)
+        assert repr(built) == repr(constructed)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(built, dataclasses.fields(built)[0].name, 0)

@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class ComplianceConfig(AppConfig):
     name = "compliance"
+    verbose_name = "Compliance"

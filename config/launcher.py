@@ -67,7 +67,8 @@ def process_commands(*, host: str, port: int, matching_queues: str) -> dict[str,
     The matching worker consumes one queue per market; each market is drained under its own
     PostgreSQL advisory lock, so any number of matching workers may run (docs/OPERATIONS.md).
     """
-    celery = [PYTHON, "-m", "celery", "-A", "config.worker"]
+    # Forked pool processes must not share pooled connections (config/settings/base.py).
+    celery = ["env", "DATABASE_POOL_SIZE=0", PYTHON, "-m", "celery", "-A", "config.worker"]
     web = [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port)]
     web += ["--no-access-log", "--lifespan", "off", "--ws-ping-interval", "60", "--ws-ping-timeout", "120"]
     return {
@@ -76,7 +77,7 @@ def process_commands(*, host: str, port: int, matching_queues: str) -> dict[str,
             *celery,
             "worker",
             "-l",
-            "warning",
+            "info",
             "-Q",
             matching_queues,
             "-c",
@@ -87,7 +88,7 @@ def process_commands(*, host: str, port: int, matching_queues: str) -> dict[str,
         "worker": [*celery, "worker", "-l", "info", "-Q", "celery", "-c", "1", "-n", "worker@%h"],
         "beat": [*celery, "beat", "-l", "warning", "-s", str(services.data_dir() / "celerybeat-schedule")],
         # One publisher per node is enough; a second one waits on its advisory lock.
-        "publisher": [PYTHON, "manage.py", "publish_outbox"],
+        "publisher": ["env", "DATABASE_POOL_SIZE=0", PYTHON, "manage.py", "publish_outbox"],
     }
 
 

@@ -124,7 +124,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             message = json.loads(text_data if text_data is not None else (bytes_data or b""))
-        except ValueError:
+        except (ValueError, RecursionError):
             await self._send_error(INVALID_REQUEST, "Invalid JSON")
             return
         method = message.get("method") if isinstance(message, dict) else None

@@ -1,21 +1,24 @@
 """WebSocket streams (§8 of the API reference): names, channel-layer groups, the one publish helper,
 and the payloads derived from committed market state (bookTicker, ticker, kline).
 
-Groups: one per public stream name (`depth.SOL_USDC`, `kline.1m.SOL_USDC`), so a market's events
-reach exactly the sockets that asked for them; one per user (`user.<id>`) for every private event of
-that account, which the consumer filters by stream and symbol. A channel-layer message carries a
+Groups: one per public stream name (`<db>.depth.SOL_USDC`, `<db>.kline.1m.SOL_USDC`), so a market's
+events reach exactly the sockets that asked for them; one per user (`<db>.user.<id>`) for every
+private event of that account, which the consumer filters by stream and symbol. A channel-layer message carries a
 list of events, in outbox order, so one message per group per publisher round keeps each group's
 order and keeps the per-socket message count (the layer's capacity) low.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from django.conf import settings
 
 from core.money import render
 from exchange.models import Market
@@ -84,14 +87,23 @@ def stream_parse(name: object, *, symbols: Container[str]) -> Stream | None:
     return None
 
 
+def _scope() -> str:
+    """Groups are named within the database the events come from: servers of two deployments (or
+    two test sessions) sharing a Redis never deliver each other's events, even with the same
+    stream names and user ids."""
+    name = str(settings.DATABASES["default"]["NAME"])
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:40]
+
+
 def public_group(stream: str) -> str:
-    """The group of a public stream: its name (Channels accepts letters, digits, `-_.`)."""
-    return stream
+    """The group of a public stream: its name, within the deployment (Channels accepts letters,
+    digits and `-_.`, fewer than 100 of them)."""
+    return f"{_scope()}.{stream}"
 
 
 def user_group(user_id: int) -> str:
     """The group of every private event of one account."""
-    return f"user.{user_id}"
+    return f"{_scope()}.user.{user_id}"
 
 
 async def stream_events_send(
@@ -207,11 +219,13 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def kline_payload(market: Market, interval: str) -> dict[str, Any] | None:
-    """The candle in progress, or None while it has no trade (a candle without trades has no
-    prices). ccxt takes the candle time from `T`, the close time."""
+def kline_payload(market: Market, interval: str, at: datetime | None = None) -> dict[str, Any] | None:
+    """The candle `at` falls in (default: now), or None while it has no trade (a candle without
+    trades has no prices). `X` tells whether it is closed. ccxt takes the candle time from `T`,
+    the close time."""
     micros = now_micros()
-    start, end = kline_bucket(interval, datetime.fromtimestamp(micros / 1_000_000, tz=UTC))
+    now = datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+    start, end = kline_bucket(interval, at or now)
     klines = kline_list(market_id=market.pk, interval=interval, start=start, end=end, limit=1)
     if not klines:
         return None
@@ -228,7 +242,7 @@ def kline_payload(market: Market, interval: str) -> dict[str, Any] | None:
         "l": render(kline.low),
         "v": render(kline.volume),
         "n": int(kline.trades),
-        "X": False,
+        "X": kline.end <= now,
     }
 
 

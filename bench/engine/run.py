@@ -123,6 +123,11 @@ def ensure_peers(names: set[str]) -> dict[str, str]:
     return failures
 
 
+def _shown(path: Path) -> str:
+    """The interpreter as typed from the repository root (`.venv/bin/python`), else its full path."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def run_adapter(
     python: Path | str, adapter: str, flags: list[str], stream: Path, count: int, budget: float
 ) -> dict:  # type: ignore[type-arg]
@@ -237,7 +242,7 @@ def main() -> None:
             print(f"{name}: WARNING: trades differ from Satchel's on the same commands")
     print(f"targets: {json.dumps(targets)}")
     summary = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([_shown(Path(sys.executable)), *sys.argv]),
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(),
         "stream": {"path": str(stream_path), "commands": args.commands, "seed": args.seed, **facts},

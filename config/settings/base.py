@@ -16,6 +16,17 @@ def env_bool(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _connection_settings(query: dict[str, str]) -> dict[str, object]:
+    """A pool in the web process: under ASGI every request runs in its own thread, and per-thread
+    persistent connections exhausted max_connections under load (bench/api). Celery's prefork
+    workers must not pool: a pooled connection survives `close()`, so forked children would share
+    the parent's sockets. The launcher starts them with DATABASE_POOL_SIZE=0."""
+    size = int(os.environ.get("DATABASE_POOL_SIZE", "20"))
+    if size <= 0:
+        return {"CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True, "OPTIONS": query}
+    return {"CONN_MAX_AGE": 0, "OPTIONS": {**query, "pool": {"min_size": 1, "max_size": size, "timeout": 30}}}
+
+
 def database_from_url(url: str) -> dict[str, object]:
     """`postgresql://user:pass@host:port/name?sslmode=...` (or `?host=/socket/dir`) to Django's dict."""
     parts = urlsplit(url)
@@ -30,9 +41,7 @@ def database_from_url(url: str) -> dict[str, object]:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": host,
         "PORT": str(parts.port or ""),
-        "CONN_MAX_AGE": int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
-        "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": query,
+        **_connection_settings(query),
     }
 
 

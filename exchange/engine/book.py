@@ -111,16 +111,16 @@ class Book:
         """Take a resting order off the book (cancel or STP), returning its level for the new total."""
         del self.orders[order.order_id]
         price = order.price
-        if order.side is BID:
-            levels, keys, key = self.bid_levels, self.bid_keys, price
-        else:
-            levels, keys, key = self.ask_levels, self.ask_keys, -price
+        is_bid = order.side is BID
+        levels = self.bid_levels if is_bid else self.ask_levels
         level = levels[price]
         level.total -= order.remaining
         level.live -= 1
         order.remaining = 0
-        if level.live == 0:
+        if not level.live:
             del levels[price]
+            keys = self.bid_keys if is_bid else self.ask_keys
+            key = price if is_bid else -price
             if keys[-1] == key:
                 keys.pop()
             else:

@@ -12,6 +12,8 @@ update the order row from that single event.
 
 A `Fill` is also the maker's state change: it carries the maker's executed amounts and remaining lots
 after the trade (`maker_status` derives from them). The taker's state is in its `OrderAccepted`.
+A trigger order reports `TriggerPlaced` when placed; when it fires, `OrderTriggered` precedes the
+events of the order it becomes, after those of the incoming order whose trade fired it.
 
 The `new_*` functions are the engine's fast builders (see `_frozen`); use the constructors elsewhere.
 """
@@ -202,8 +204,8 @@ Event = (
 
 @dataclass(frozen=True, slots=True)
 class ApplyResult:
-    """The outcome of one command: its sequence number, the depth update id if the visible book
-    changed (else None), and its events."""
+    """The outcome of one command (from `MatchingEngine.run`): its sequence number, the depth
+    update id if the visible book changed (else None), and its events."""
 
     sequence: int
     update_id: int | None

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from core.db_copy import allocate_ids, copy_rows, update_from_rows
 from core.errors import InsufficientFunds, LedgerImbalance
-from exchange.models import JournalEntry, JournalLine, LedgerAccount
+from exchange.models import LedgerAccount
 from exchange.models.ledger import SIGNED_KINDS
 
 
@@ -57,19 +58,28 @@ def ledger_post_many(entries: Sequence[PendingEntry]) -> None:
             if account.kind not in SIGNED_KINDS and account.balance + deltas[account.pk] < 0:
                 raise InsufficientFunds(f"ledger account {account.pk} would go below zero")
         now = timezone.now()
-        created = JournalEntry.objects.bulk_create(
-            JournalEntry(kind=entry.kind, reference=entry.reference, created_at=now) for entry in entries
+        entry_ids = allocate_ids("exchange_journalentry", len(entries))
+        copy_rows(
+            "exchange_journalentry",
+            ("id", "kind", "reference", "memo", "created_at"),
+            (
+                (entry_id, entry.kind, entry.reference, "", now)
+                for entry_id, entry in zip(entry_ids, entries, strict=True)
+            ),
         )
-        JournalLine.objects.bulk_create(
-            JournalLine(entry_id=row.pk, account_id=account_id, asset_id=asset_id, amount=amount)
-            for row, entry in zip(created, entries, strict=True)
-            for account_id, asset_id, amount in entry.lines
+        copy_rows(
+            "exchange_journalline",
+            ("entry_id", "account_id", "asset_id", "amount"),
+            (
+                (entry_id, account_id, asset_id, amount)
+                for entry_id, entry in zip(entry_ids, entries, strict=True)
+                for account_id, asset_id, amount in entry.lines
+            ),
         )
-        changed = [(pk, delta) for pk, delta in deltas.items() if delta]
-        if changed:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE exchange_ledgeraccount AS a SET balance = a.balance + v.delta, updated_at = %s "
-                    "FROM unnest(%s::bigint[], %s::numeric[]) AS v(id, delta) WHERE a.id = v.id",
-                    [now, [pk for pk, _ in changed], [delta for _, delta in changed]],
-                )
+        update_from_rows(
+            "exchange_ledgeraccount",
+            "id",
+            [("delta", "numeric"), ("updated_at", "timestamptz")],
+            ((pk, delta, now) for pk, delta in deltas.items() if delta),
+            set_sql="balance = t.balance + s.delta, updated_at = s.updated_at",
+        )

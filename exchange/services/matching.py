@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 
 from exchange.engine import commands as ec
 from exchange.engine import events as ev
@@ -176,11 +177,15 @@ def market_rebuild(market: Market) -> CachedMarket:
             )
         )
     rows.sort(key=lambda row: (row[0], row[1], row[2]))
+    pending = Order.objects.filter(market=market, is_applied=True, status=OrderStatus.TRIGGER_PENDING)
+    reserved = dict(
+        MarketCommand.objects.filter(market=market, kind=CommandKind.PLACE, order__in=pending).values_list(
+            "order_id", "payload__reserved"
+        )
+    )
     triggers = [
-        place_command(order, spec, last_price)
-        for order in Order.objects.filter(
-            market=market, is_applied=True, status=OrderStatus.TRIGGER_PENDING
-        ).order_by("sequence")
+        place_command(order, Decimal(reserved.get(order.pk) or "0"), spec, last_price)
+        for order in pending.order_by("sequence")
     ]
     snapshot = Snapshot(
         sequence=state.last_applied_sequence,
@@ -203,22 +208,33 @@ class DrainReport:
     sequences: list[int] = field(default_factory=list)
 
 
+def market_has_pending(market_id: int) -> bool:
+    return MarketState.objects.filter(pk=market_id, next_sequence__gt=F("last_applied_sequence") + 1).exists()
+
+
 def market_drain(market_id: int, *, max_seconds: float = 30.0) -> DrainReport:
-    """Apply every pending command of the market, batch by batch. `busy` if another worker holds it."""
+    """Apply every pending command of the market, batch by batch. `busy` if another worker holds it.
+
+    A busy worker drops its doorbell: the holder looks for pending commands again after it lets
+    the lock go, so a command committed while the holder was finishing is never stranded (it is
+    either visible to that last look, or its doorbell arrives after the lock is free).
+    """
     report = DrainReport()
-    with market_lock(market_id) as acquired:
-        if not acquired:
-            report.busy = True
+    deadline = time.monotonic() + max_seconds
+    while True:
+        with market_lock(market_id) as acquired:
+            if not acquired:
+                report.busy = True
+                return report
+            while time.monotonic() < deadline:
+                applied = _drain_batch(market_id)
+                if not applied:
+                    break
+                report.applied += len(applied)
+                report.batches += 1
+                command_done_notify(market_id=market_id, sequences=applied)
+        if time.monotonic() >= deadline or not market_has_pending(market_id):
             return report
-        deadline = time.monotonic() + max_seconds
-        while time.monotonic() < deadline:
-            applied = _drain_batch(market_id)
-            if not applied:
-                break
-            report.applied += len(applied)
-            report.batches += 1
-            command_done_notify(market_id=market_id, sequences=applied)
-    return report
 
 
 def _drain_batch(market_id: int) -> list[int]:

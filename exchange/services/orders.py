@@ -16,7 +16,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import InsufficientFunds, NotFound
+from compliance.services.screening import user_is_frozen
+from core.errors import Forbidden, InsufficientFunds, NotFound
 from exchange.models import (
     OPEN_STATUSES,
     AccountKind,
@@ -89,6 +90,8 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
     accepted (status New or TriggerPending).
     """
     order_request_check(market=market, request=request)
+    if user_is_frozen(user.pk):
+        raise Forbidden("Account is frozen; contact support")
     with transaction.atomic(durable=True):
         reservation = _reservation(user=user, market=market, request=request)
         order_id = _next_order_id()

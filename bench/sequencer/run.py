@@ -1,0 +1,221 @@
+"""Sequencer benchmark: accepted orders drained by one market worker, durable commits (fsync on).
+
+    .venv/bin/python bench/sequencer/run.py [--orders 20000] [--users 50] [--batch 500]
+
+Uses the embedded PostgreSQL under var/bench (fsync on, as in production) unless DATABASE_URL is
+set, a fresh database each run. Orders are inserted already accepted (funds held, command
+numbered), exactly as the API leaves them; then the worker's drain is timed. Prints a table and a
+final JSON line. Afterwards check_ledger and verify_market must pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=20000)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "bench"))
+    os.environ.pop("SATCHEL_PG_FAST", None)  # durable commits: fsync stays on
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ["MATCHING_BATCH_SIZE"] = str(args.batch)
+
+    from config.services import resolve_urls
+
+    urls = resolve_urls()
+    import psycopg
+
+    admin = urls.database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS satchel_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE satchel_bench")
+        fsync = conn.execute("SHOW fsync").fetchone()[0]
+        synchronous_commit = conn.execute("SHOW synchronous_commit").fetchone()[0]
+    os.environ["DATABASE_URL"] = urls.database_url.rsplit("/", 1)[0] + "/satchel_bench"
+    os.environ["REDIS_URL"] = urls.redis_url
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+    from accounts.models import User
+    from exchange.models import (
+        AccountKind,
+        CommandKind,
+        EntryKind,
+        Market,
+        MarketCommand,
+        MarketState,
+        Order,
+        OrderStatus,
+    )
+    from exchange.services.deposits import deposit_credit
+    from exchange.services.ledger import Line, ledger_account_get, ledger_post
+    from exchange.services.matching import market_drain
+
+    market = Market.objects.select_related("base", "quote").get(symbol="ETH_USDC")
+    rng = random.Random(args.seed)
+    users = User.objects.bulk_create(User(email=f"bench{i}@example.com") for i in range(args.users))
+    for user in users:
+        deposit_credit(
+            user_id=user.pk, asset=market.quote, quantity=Decimal("100000000"), source="administrator"
+        )
+        deposit_credit(user_id=user.pk, asset=market.base, quantity=Decimal("100000"), source="administrator")
+    # A stream like bench/engine's: limits around a drifting mid, a few market orders, cancels.
+    MarketState.objects.get_or_create(market=market)
+    orders, commands = [], []
+    holds: dict[tuple[int, int], Decimal] = {}
+    mid = 2000
+    live: list[tuple[int, int]] = []
+    order_id = 10_000_000
+    for sequence in range(1, args.orders + 1):
+        user = rng.choice(users)
+        mid += rng.choice((-1, 0, 1))
+        roll = rng.random()
+        if roll < 0.25 and live:
+            victim_id, victim_user = live.pop(rng.randrange(len(live)))
+            commands.append(
+                MarketCommand(
+                    market=market,
+                    sequence=sequence,
+                    kind=CommandKind.CANCEL,
+                    user_id=victim_user,
+                    order_id=victim_id,
+                )
+            )
+            continue
+        order_id += 1
+        side = rng.choice(("Bid", "Ask"))
+        quantity = Decimal(rng.randint(1, 50)) / 10
+        price = Decimal(mid + rng.randint(-10, 10)) if roll > 0.05 else None
+        if side == "Bid":
+            asset, amount = market.quote, (price or Decimal(mid + 50)) * quantity
+        else:
+            asset, amount = market.base, quantity
+        holds[(user.pk, asset.pk)] = holds.get((user.pk, asset.pk), Decimal(0)) + amount
+        orders.append(
+            Order(
+                id=order_id,
+                market=market,
+                user=user,
+                side=side,
+                order_type="Limit" if price else "Market",
+                time_in_force="GTC" if price else "IOC",
+                price=price,
+                quantity=quantity if price or side == "Ask" else None,
+                quote_quantity=None if price or side == "Ask" else amount,
+                status=OrderStatus.NEW,
+                locked_asset=asset,
+                locked_amount=amount,
+                sequence=sequence,
+            )
+        )
+        commands.append(
+            MarketCommand(
+                market=market,
+                sequence=sequence,
+                kind=CommandKind.PLACE,
+                user=user,
+                order_id=order_id,
+                payload={"reserved": str(amount)},
+            )
+        )
+        if price:
+            live.append((order_id, user.pk))
+    with transaction.atomic():
+        for (user_id, asset_id), amount in holds.items():
+            asset = market.quote if asset_id == market.quote_id else market.base
+            ledger_post(
+                kind=EntryKind.HOLD,
+                lines=[
+                    Line(
+                        ledger_account_get(owner_id=user_id, kind=AccountKind.AVAILABLE, asset=asset), -amount
+                    ),
+                    Line(ledger_account_get(owner_id=user_id, kind=AccountKind.LOCKED, asset=asset), amount),
+                ],
+                reference="bench-holds",
+            )
+        Order.objects.bulk_create(orders, batch_size=5000)
+        MarketCommand.objects.bulk_create(commands, batch_size=5000)
+        MarketState.objects.filter(pk=market.pk).update(next_sequence=args.orders + 1)
+
+    batch_ms: list[float] = []
+    from exchange.services import matching
+
+    original = matching._drain_batch
+
+    def timed(market_id: int) -> list[int]:
+        started = time.perf_counter()
+        result = original(market_id)
+        if result:
+            batch_ms.append((time.perf_counter() - started) * 1000)
+        return result
+
+    matching._drain_batch = timed
+    profiler = None
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started = time.perf_counter()
+    report = market_drain(market.pk, max_seconds=3600)
+    elapsed = time.perf_counter() - started
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM exchange_fill")
+        fills = cursor.fetchone()[0]
+    call_command("check_ledger", verbosity=0)
+    call_command("verify_market", "ETH_USDC", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    quantiles = statistics.quantiles(batch_ms, n=100) if len(batch_ms) > 1 else batch_ms * 99
+    result = {
+        "benchmark": "sequencer",
+        "commands": report.applied,
+        "fills": fills,
+        "batch_size": args.batch,
+        "seconds": round(elapsed, 3),
+        "commands_per_second": round(report.applied / elapsed),
+        "batch_ms_p50": round(quantiles[49], 1),
+        "batch_ms_p99": round(quantiles[98], 1),
+        "fsync": fsync,
+        "synchronous_commit": synchronous_commit,
+        "ledger_check": "ok",
+        "verify_market": "ok",
+    }
+    print(
+        f"{'commands':>10} {'fills':>8} {'seconds':>8} {'cmd/s':>8} {'batch p50 ms':>13} {'batch p99 ms':>13}"
+    )
+    print(
+        f"{result['commands']:>10} {fills:>8} {result['seconds']:>8} {result['commands_per_second']:>8} "
+        f"{result['batch_ms_p50']:>13} {result['batch_ms_p99']:>13}"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Compliance services: the only writers of compliance records (CONVENTIONS.md)."""

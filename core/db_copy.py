@@ -1,0 +1,60 @@
+"""Bulk writes for hot paths: PostgreSQL COPY instead of Django's bulk_create/bulk_update.
+
+Django builds one CASE WHEN per field and row for bulk_update and quotes every parameter in
+Python; for the matching worker's batches that costs more than the matching itself. COPY streams
+rows in PostgreSQL's text format, and an UPDATE ... FROM a temporary table applies them in one
+statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """COPY rows into `table` (names are code constants, never user input)."""
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def allocate_ids(table: str, count: int) -> list[int]:
+    """`count` fresh ids from the table's own id sequence, so rows can reference each other before COPY."""
+    if count <= 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",  # noqa: S608
+            [count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def update_from_rows(
+    table: str,
+    key: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Iterable[Sequence[Any]],
+    *,
+    set_sql: str | None = None,
+) -> None:
+    """UPDATE `table` from rows (key first, then `columns` as (name, SQL type)) via a temporary table.
+
+    `set_sql` overrides the SET clause (e.g. `balance = t.balance + s.delta`); by default each
+    column is assigned.
+    """
+    temp = f"_upd_{table}"
+    definition = ", ".join(f"{name} {sql_type}" for name, sql_type in [(key, "bigint"), *columns])
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} ({definition}) ON COMMIT DELETE ROWS")
+    copy_rows(temp, [key, *(name for name, _ in columns)], rows)
+    assignments = set_sql or ", ".join(f"{name} = s.{name}" for name, _ in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {temp} AS s WHERE t.{key} = s.{key}")  # noqa: S608
+        cursor.execute(f"DELETE FROM {temp}")  # noqa: S608  (also emptied at commit; a batch may run twice per tx)

@@ -1,0 +1,56 @@
+"""A frozen account can neither place orders nor withdraw; nothing changes when it tries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from compliance.services.freezes import account_freeze
+from core.errors import Forbidden
+from exchange.models import Market, Order, Withdrawal
+from exchange.selectors import balances_for_user
+from exchange.services.deposits import deposit_credit
+from exchange.services.order_request import OrderRequest
+from exchange.services.orders import order_place
+from exchange.services.withdrawals import withdrawal_approve, withdrawal_request
+
+
+@pytest.mark.django_db
+def test_frozen_account_cannot_trade_or_withdraw(demo_markets, alice, carol, settings):
+    settings.ORDER_RESULT_WAIT_SECONDS = 0
+    market = Market.objects.select_related("base", "quote").get(symbol="SOL_USDC")
+    deposit_credit(user_id=alice.pk, asset=market.quote, quantity=Decimal("500"), source="administrator")
+    withdrawal = withdrawal_request(
+        user=alice,
+        asset_symbol="USDC",
+        blockchain="Solana",
+        address="9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM",
+        quantity=Decimal("10"),
+    )
+    account_freeze(user=alice, officer=carol, reason="confirmed sanctions hit")
+    before = balances_for_user(user_id=alice.pk)
+
+    request = OrderRequest(
+        side="Bid",
+        order_type="Limit",
+        price=Decimal("10"),
+        quantity=Decimal("1"),
+        quote_quantity=None,
+        time_in_force="GTC",
+        post_only=False,
+        self_trade_prevention="RejectTaker",
+        client_id=None,
+        trigger_price=None,
+    )
+    with pytest.raises(Forbidden):
+        order_place(user=alice, market=market, request=request)
+    assert Order.objects.filter(user=alice).count() == 0
+
+    rejected = withdrawal_approve(withdrawal_id=withdrawal.pk)
+    assert rejected.status == "rejected"
+    assert Withdrawal.objects.get(pk=withdrawal.pk).status == "rejected"
+    after = balances_for_user(user_id=alice.pk)
+    # The rejected withdrawal's hold went back to available; nothing else moved.
+    assert after["USDC"]["available"] == before["USDC"]["available"] + before["USDC"]["locked"]
+    assert after["USDC"]["locked"] == 0

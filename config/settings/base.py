@@ -143,7 +143,12 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {
+            # redis-py reads with a 5 s socket timeout by default, exactly channels_redis' 5 s
+            # blocking receive: idle sockets would die every 5 s (channels_redis issue 422).
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "capacity": 1000,
+        },
     }
 }
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -372,7 +373,7 @@ def _unlock_all() -> None:
         cursor.execute("SELECT pg_advisory_unlock_all()")
 
 
-def test_stream_names_parse_only_what_is_served():
+def test_stream_names_parse_only_what_is_served_and_candles_align_as_rest():
     symbols = {"ETH_USDC", "AAPL.US_USDC"}
     parse = lambda name: streams.stream_parse(name, symbols=symbols)  # noqa: E731
     assert parse("kline.1month.AAPL.US_USDC") == streams.Stream(
@@ -384,5 +385,15 @@ def test_stream_names_parse_only_what_is_served():
     assert parse("bookTicker.AAPL.US_USDC").symbol == "AAPL.US_USDC"  # type: ignore[union-attr]
     for name in ("depth.200ms.ETH_USDC", "account.balanceUpdate.ETH_USDC", "trade.", "ticker", 7, "x" * 200):
         assert parse(name) is None
+    moment = datetime(2026, 11, 25, 9, 59, 59, 900000, tzinfo=UTC)  # a Wednesday
+    assert streams.kline_bucket("1m", moment) == (
+        moment.replace(second=0, microsecond=0),
+        moment.replace(hour=10, minute=0, second=0, microsecond=0),
+    )
+    assert streams.kline_bucket("1w", moment)[0] == datetime(2026, 11, 23, tzinfo=UTC)  # Monday
+    assert streams.kline_bucket("1month", moment) == (
+        datetime(2026, 11, 1, tzinfo=UTC),
+        datetime(2026, 12, 1, tzinfo=UTC),
+    )
     assert streams.user_group(12).endswith(".user.12")
     assert streams.public_group("depth.ETH_USDC").endswith(".depth.ETH_USDC")

@@ -257,8 +257,9 @@ class NameComparison:
     unpaired: tuple[str, ...]
 
 
-def _weight(token: Token) -> float:
-    return float(len(token.text))
+def _weight(token: Token) -> int:
+    # Longer name parts carry more of a name's identity; the weight is their length.
+    return len(token.text)
 
 
 def _credit(similarity: float) -> float:

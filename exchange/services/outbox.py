@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -158,7 +159,7 @@ class _Due:
     def next_due(self, now: float) -> float:
         """Seconds until the next pending market may be sent (inf when none is pending)."""
         waits = [self.sent_at.get(m, 0.0) + self.interval - now for m in self.pending]
-        return max(0.0, min(waits)) if waits else float("inf")
+        return max(0.0, min(waits)) if waits else math.inf
 
 
 class OutboxPublisher:

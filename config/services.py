@@ -123,30 +123,41 @@ class EmbeddedPostgres:
                 capture_output=True,
                 **as_user,  # type: ignore[arg-type]
             )
-        port = _free_port()
-        # Unix socket in the data dir only; clients use TCP on loopback.
-        options = f"-p {port} -h 127.0.0.1 -k {self.pgdata} -c max_connections=200"
-        if os.environ.get("SATCHEL_PG_FAST") == "1":
-            # Test runs only: a crashed test database is thrown away anyway.
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        subprocess.run(
-            [
-                self._bin / "pg_ctl",
-                "-D",
-                self.pgdata,
-                "-l",
-                self.log,
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-            **as_user,  # type: ignore[arg-type]
-        )
+        # The free port is only free when chosen: another process may take it before PostgreSQL
+        # binds. Try a few ports, and say what pg_ctl said if every attempt fails.
+        failures: list[str] = []
+        for _attempt in range(3):
+            port = _free_port()
+            # Unix socket in the data dir only; clients use TCP on loopback.
+            options = f"-p {port} -h 127.0.0.1 -k {self.pgdata} -c max_connections=200"
+            if os.environ.get("SATCHEL_PG_FAST") == "1":
+                # Test runs only: a crashed test database is thrown away anyway.
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            result = subprocess.run(
+                [
+                    self._bin / "pg_ctl",
+                    "-D",
+                    self.pgdata,
+                    "-l",
+                    self.log,
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+                check=False,
+                capture_output=True,
+                text=True,
+                **as_user,  # type: ignore[arg-type]
+            )
+            if result.returncode == 0:
+                break
+            failures.append(f"port {port}: {result.stdout.strip()} {result.stderr.strip()}")
+            self.stop()
+        else:
+            raise RuntimeError(f"embedded PostgreSQL did not start ({self.log}): " + " | ".join(failures))
         self._create_database(port)
         return port
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.db.models import F
 
 from exchange.models import Market, MarketState
 from exchange.services.doorbell import matching_queue
+from exchange.services.matching import HAS_PENDING
 from exchange.services.matching import market_drain as drain
 
 
@@ -20,9 +20,7 @@ def market_drain(market_id: int) -> int:
 @shared_task(acks_late=True, time_limit=30)
 def market_sweep() -> int:
     """Ring every market with pending commands: covers doorbells lost to a broker outage or a crash."""
-    pending = MarketState.objects.filter(next_sequence__gt=F("last_applied_sequence") + 1).values_list(
-        "market_id", "market__symbol"
-    )
+    pending = MarketState.objects.filter(HAS_PENDING).values_list("market_id", "market__symbol")
     for market_id, symbol in pending:
         market_drain.apply_async(args=[market_id], queue=matching_queue(symbol))
     return len(pending)

@@ -9,10 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api_views import BackpackApi, body_object, query_param
-from core.errors import DomainError, InvalidRequest, InvalidSymbol
+from core.errors import DomainError, InvalidRequest
 from core.money import parse_decimal
 from exchange.api.order_json import order_json
 from exchange.models import OPEN_STATUSES, Market, MarketType, Order, OrderType, TimeInForce
+from exchange.selectors_market_data import market_get_by_symbol
 from exchange.services.order_request import OrderRequest
 from exchange.services.orders import order_cancel, order_cancel_all, order_find_open, order_place
 
@@ -23,10 +24,7 @@ CANCEL_SCOPES = {None: "all", "RestingLimitOrder": "limit", "ConditionalOrder": 
 def _market(symbol: object) -> Market:
     if not isinstance(symbol, str) or not symbol:
         raise InvalidRequest("Missing required parameter symbol")
-    market = Market.objects.select_related("base", "quote").filter(symbol=symbol).first()
-    if market is None:
-        raise InvalidSymbol(f"Unknown market {symbol}")
-    return market
+    return market_get_by_symbol(symbol=symbol, visible_only=False)
 
 
 def _decimal(data: dict[str, Any], name: str) -> Decimal | None:

@@ -9,9 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api_views import BackpackApi, query_param
-from core.errors import InvalidRequest, InvalidSymbol
+from core.errors import InvalidRequest
 from exchange.api.presenters import asset_json, market_json
 from exchange.models import Asset, Market, MarketType
+from exchange.selectors_market_data import market_get_by_symbol
 
 
 class StatusApi(BackpackApi):
@@ -51,10 +52,7 @@ class MarketListApi(BackpackApi):
 class MarketDetailApi(BackpackApi):
     def get(self, request: Request) -> Response:
         symbol = query_param(request, "symbol", required=True)
-        market = Market.objects.select_related("base", "quote").filter(symbol=symbol, visible=True).first()
-        if market is None:
-            raise InvalidSymbol(f"Unknown market {symbol}")
-        return Response(market_json(market))
+        return Response(market_json(market_get_by_symbol(symbol=symbol)))  # type: ignore[arg-type]
 
 
 class SecurityListApi(BackpackApi):

@@ -7,7 +7,7 @@ so two postings touching the same accounts always queue instead of deadlocking.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -127,17 +127,6 @@ def transfer(
     return ledger_post(kind=kind, lines=[Line(source, -amount), Line(destination, amount)], **entry)  # type: ignore[arg-type]
 
 
-def user_balances(*, user_id: int, kinds: Iterable[str] | None = None) -> dict[str, dict[str, Decimal]]:
-    """{asset symbol: {kind: balance}} for a user's non-empty buckets."""
-    queryset = LedgerAccount.objects.filter(owner_id=user_id).exclude(balance=0).select_related("asset")
-    if kinds is not None:
-        queryset = queryset.filter(kind__in=list(kinds))
-    result: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for account in queryset:
-        result[account.asset.symbol][account.kind] = account.balance
-    return dict(result)
-
-
 __all__ = [
     "AccountKind",
     "Line",
@@ -145,5 +134,4 @@ __all__ = [
     "ledger_account_get",
     "ledger_post",
     "transfer",
-    "user_balances",
 ]

@@ -21,10 +21,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from exchange.engine import commands as ec
-from exchange.engine import events as ev
 from exchange.engine.engine import MatchingEngine
 from exchange.engine.enums import CancelScope, TriggerKind
 from exchange.engine.enums import OrderType as EngineOrderType
@@ -208,8 +207,12 @@ class DrainReport:
     sequences: list[int] = field(default_factory=list)
 
 
+# A market with commands numbered but not yet applied.
+HAS_PENDING = Q(next_sequence__gt=F("last_applied_sequence") + 1)
+
+
 def market_has_pending(market_id: int) -> bool:
-    return MarketState.objects.filter(pk=market_id, next_sequence__gt=F("last_applied_sequence") + 1).exists()
+    return MarketState.objects.filter(HAS_PENDING, pk=market_id).exists()
 
 
 def market_drain(market_id: int, *, max_seconds: float = 30.0) -> DrainReport:
@@ -276,5 +279,3 @@ def _drain_batch(market_id: int) -> list[int]:
 
 
 __all__ = ["DrainReport", "market_drain", "market_rebuild", "market_spec"]
-
-_ = ev  # events are consumed by BatchWriter; imported here for type readers

@@ -1,12 +1,16 @@
-"""Identity: users (email login), their API keys, and the trading settings Backpack's /account shows."""
+"""Identity: users (email login), their API keys, the trading settings Backpack's /account shows,
+and know-your-customer data: profile, documents, review cases, per-country rules."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -40,6 +44,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
     kyc_level = models.CharField(max_length=16, choices=KycLevel.choices, default=KycLevel.NONE)
+    # ISO 3166-1 alpha-2, copied from the KYC profile so the access gate on the order path reads
+    # it from the row it already has (accounts.services.access); "" until residence is declared.
+    residence_country = models.CharField(max_length=2, blank=True, default="")
     # Backpack's account settings (GET/PATCH /api/v1/account).
     auto_borrow_settlements = models.BooleanField(default=False)
     auto_lend = models.BooleanField(default=False)
@@ -88,3 +95,173 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# --- know your customer ----------------------------------------------------------------------------
+
+
+class Jurisdiction(models.Model):
+    """What residents of one country may do. Editable in the admin; seeded by migration from
+    accounts.countries. The gates read it through accounts.jurisdictions (a process cache)."""
+
+    country = models.CharField(max_length=2, primary_key=True)
+    name = models.CharField(max_length=64)
+    onboarding_allowed = models.BooleanField(
+        default=True, help_text="Off: residents cannot be onboarded or use any product (sanctions)."
+    )
+    derivatives_allowed = models.BooleanField(
+        default=True, help_text="Off: residents cannot trade perpetual futures (no licence for them yet)."
+    )
+    is_eu_eea = models.BooleanField(default=False, verbose_name="EU/EEA")
+    is_high_risk = models.BooleanField(
+        default=False,
+        verbose_name="EU high-risk third country",
+        help_text="On the Commission's list (Delegated Regulation (EU) 2016/1675): enhanced due diligence.",
+    )
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.country})"
+
+
+class RiskBand(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+class KycProfile(models.Model):
+    """The customer's identity as declared, the DAC8 tax self-certification, and their risk."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="kyc_profile")
+    legal_name = models.CharField(max_length=200)
+    birth_date = models.DateField()
+    nationality = models.CharField(max_length=2)
+    residence_country = models.CharField(max_length=2)
+    address_line = models.CharField(max_length=200)
+    city = models.CharField(max_length=100)
+    postal_code = models.CharField(max_length=20)
+    # DAC8 (Directive (EU) 2023/2226): self-certified tax residence and TIN, collected at onboarding.
+    tax_residence_country = models.CharField(max_length=2)
+    tax_identification_number = models.CharField(max_length=40)
+    tax_self_certified_at = models.DateTimeField()
+    personal_submitted_at = models.DateTimeField()
+    # Set by an officer (a confirmed PEP hit or declared); PEP status means EDD and a yearly review.
+    is_pep = models.BooleanField(default=False, verbose_name="PEP")
+    # Enhanced due diligence, recorded by the officer who grants the enhanced tier.
+    source_of_funds = models.TextField(blank=True)
+    source_of_wealth = models.TextField(blank=True)
+    risk_score = models.PositiveIntegerField(default=0)
+    risk_band = models.CharField(max_length=8, choices=RiskBand.choices, default=RiskBand.LOW)
+    risk_reasons = models.JSONField(default=list, blank=True)
+    risk_scored_at = models.DateTimeField(null=True, blank=True)
+    next_review_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = "KYC profile"
+
+    def __str__(self) -> str:
+        return f"{self.legal_name} ({self.user})"
+
+
+class DocumentKind(models.TextChoices):
+    IDENTITY = "identity", "Identity document"
+    PROOF_OF_ADDRESS = "proof_of_address", "Proof of address"
+
+
+class DocumentType(models.TextChoices):
+    PASSPORT = "passport", "Passport"
+    ID_CARD = "id_card", "ID card"
+    DRIVING_LICENCE = "driving_licence", "Driving licence"
+    UTILITY_BILL = "utility_bill", "Utility bill"
+    BANK_STATEMENT = "bank_statement", "Bank statement"
+    TAX_NOTICE = "tax_notice", "Tax or government letter"
+
+
+def kyc_document_path(instance: KycDocument, filename: str) -> str:
+    """`kyc/<user id>/<random>.<ext>`: per user, unguessable, the customer's file name dropped.
+    Under MEDIA_ROOT, which no URL serves: staff read files through the admin view only."""
+    suffix = PurePosixPath(filename).suffix.lower()[:8]
+    return f"kyc/{instance.user_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class KycDocument(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="kyc_documents")
+    kind = models.CharField(max_length=20, choices=DocumentKind.choices)
+    document_type = models.CharField(max_length=20, choices=DocumentType.choices)
+    number = models.CharField(max_length=40, blank=True)
+    issuing_country = models.CharField(max_length=2, blank=True)
+    expiry_date = models.DateField(null=True, blank=True)
+    file = models.FileField(upload_to=kyc_document_path, max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+        verbose_name = "KYC document"
+
+    def __str__(self) -> str:
+        return f"{self.get_document_type_display()} of {self.user}"
+
+
+class KycCaseKind(models.TextChoices):
+    SCREENING = "screening", "Screening hit at onboarding"
+    FULL = "full", "Documents for full verification"
+    PERIODIC = "periodic", "Periodic re-review"
+    ENHANCED = "enhanced", "Enhanced due diligence"
+
+
+class KycCaseStatus(models.TextChoices):
+    PENDING = "pending", "Pending review"
+    INFO_REQUESTED = "info_requested", "More information requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+OPEN_CASE_STATUSES = (KycCaseStatus.PENDING, KycCaseStatus.INFO_REQUESTED)
+
+
+class KycCase(models.Model):
+    """One piece of officer work on a customer's verification; approving it sets `target_level`."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="kyc_cases")
+    kind = models.CharField(max_length=16, choices=KycCaseKind.choices)
+    target_level = models.CharField(max_length=16, choices=KycLevel.choices)
+    status = models.CharField(
+        max_length=16, choices=KycCaseStatus.choices, default=KycCaseStatus.PENDING, db_index=True
+    )
+    opened_reason = models.CharField(max_length=300)
+    info_request = models.TextField(blank=True, help_text="Shown to the customer on their verification page.")
+    decision_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="kyc_decisions"
+    )
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = "KYC case"
+        permissions = [("review_kyc", "Can approve, reject and question KYC cases")]
+        constraints = [
+            # One open case per customer and kind: a re-submission or a second beat tick finds it.
+            models.UniqueConstraint(
+                fields=["user", "kind"],
+                condition=Q(status__in=["pending", "info_requested"]),
+                name="kyc_case_one_open_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"KYC case #{self.pk} ({self.get_kind_display()}, {self.user})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_CASE_STATUSES

@@ -36,6 +36,7 @@ from accounts.forms import (
 )
 from accounts.models import ApiKey, User
 from accounts.services.api_keys import api_key_create, api_key_register, api_key_revoke
+from accounts.services.kyc_status import kyc_status_get
 from accounts.services.two_factor import (
     totp_device_config_url,
     totp_device_confirm,
@@ -83,6 +84,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         context["has_2fa"] = user_has_2fa(request.user)
         context["active_api_keys"] = ApiKey.objects.filter(user=request.user, revoked_at__isnull=True).count()
+        context["kyc"] = kyc_status_get(user=request.user)
     return render(request, "accounts/home.html", context)
 
 

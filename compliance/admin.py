@@ -15,10 +15,17 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 
-from compliance.models import Alert, AuditEntry, ComplianceFlag, ScreeningProfile, WatchlistEntry
+from compliance.models import (
+    Alert,
+    AuditEntry,
+    ComplianceFlag,
+    ScreeningProfile,
+    TravelRuleRecord,
+    WatchlistEntry,
+)
 from compliance.services.freezes import DECIDE_PERMISSION, account_unfreeze
 from compliance.services.screening import alert_confirm, alert_dismiss
 from core.errors import DomainError
@@ -41,7 +48,7 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=2000)
 
 
-def _reason_step(
+def reason_step(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
     queryset: QuerySet[Any],
@@ -119,7 +126,7 @@ class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Dismiss selected alerts (false positive)…", permissions=["decide"])
     def dismiss_selected(self, request: HttpRequest, queryset: QuerySet[Alert]) -> HttpResponse | None:
-        reason, page = _reason_step(
+        reason, page = reason_step(
             self,
             request,
             queryset,
@@ -169,7 +176,7 @@ class WatchlistEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "actor", "action", "object_type", "object_id", "short_hash"]
-    list_filter = ["action", "object_type"]
+    list_filter = ["action", "object_type", ("actor", admin.RelatedOnlyFieldListFilter), "created_at"]
     search_fields = ["action", "object_type", "object_id", "hash", "actor__email"]
     date_hierarchy = "created_at"
     list_select_related = ["actor"]
@@ -197,7 +204,7 @@ class ComplianceFlagAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def unfreeze_selected(
         self, request: HttpRequest, queryset: QuerySet[ComplianceFlag]
     ) -> HttpResponse | None:
-        reason, page = _reason_step(
+        reason, page = reason_step(
             self,
             request,
             queryset,
@@ -226,3 +233,33 @@ class ScreeningProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["user__email", "full_name"]
     list_select_related = ["user"]
     readonly_fields = [f.name for f in ScreeningProfile._meta.fields]
+
+
+@admin.register(TravelRuleRecord)
+class TravelRuleRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """IVMS101 records of outgoing transfers; exported as JSON for a counterparty or the authority."""
+
+    list_display = ["id", "withdrawal", "beneficiary_ownership", "beneficiary_vasp", "created_at"]
+    list_filter = ["beneficiary_ownership", "created_at"]
+    search_fields = ["withdrawal__user__email", "withdrawal__to_address", "beneficiary_vasp"]
+    list_select_related = ["withdrawal"]
+    readonly_fields = [f.name for f in TravelRuleRecord._meta.fields]
+    actions = ["export_json"]
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    @admin.action(description="Export selected as IVMS101 JSON", permissions=["export"])
+    def export_json(self, request: HttpRequest, queryset: QuerySet[TravelRuleRecord]) -> HttpResponse:
+        records = [
+            {
+                "withdrawal_id": record.withdrawal_id,
+                "created_at": record.created_at.isoformat(),
+                "beneficiary_ownership": record.beneficiary_ownership,
+                "ivms101": record.payload,
+            }
+            for record in queryset.order_by("id")
+        ]
+        response = JsonResponse(records, safe=False, json_dumps_params={"indent": 2})
+        response["Content-Disposition"] = 'attachment; filename="travel-rule-records.json"'
+        return response

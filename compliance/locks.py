@@ -18,8 +18,10 @@ from django.db import connection
 
 from compliance.models import ComplianceFlag
 
-# First keys of pg_advisory_xact_lock(int, int). exchange.services.matching uses 0x5A7C.
-AUDIT_NAMESPACE = 0x5A7D
+# First keys of pg_advisory_xact_lock(int, int), unique across the project: exchange.services.matching
+# uses 0x5A7C, the outbox publisher 0x5A7D (held for its whole life: sharing it would block every
+# audited write while a publisher runs), exchange.services.withdrawals 0x5A80.
+AUDIT_NAMESPACE = 0x5A81
 LIST_SOURCE_NAMESPACE = 0x5A7E
 AUDIT_KEY = 1
 

@@ -196,3 +196,23 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.object_type}:{self.object_id}"
+
+
+class TravelRuleRecord(models.Model):
+    """The IVMS101 originator/beneficiary data of one outgoing transfer (Regulation (EU) 2023/1113
+    Art. 14), built and validated at request time and kept with the withdrawal for five years
+    (Art. 26). `payload` is what a transport (TRP, TRISA) or the manual export sends."""
+
+    withdrawal = models.OneToOneField(
+        "exchange.Withdrawal", on_delete=models.PROTECT, related_name="travel_rule_record"
+    )
+    beneficiary_ownership = models.CharField(max_length=16, help_text="self_hosted or vasp")
+    beneficiary_vasp = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"travel rule record for withdrawal #{self.withdrawal_id}"

@@ -8,16 +8,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from exchange.consumers import StreamConsumer  # noqa: E402
 
-# No origin check and no session middleware: the socket carries no ambient credentials (private
-# streams are authorised by the signature inside each SUBSCRIBE), so a cross-site page gains
-# nothing by opening it.
+# Cookies reach the consumer so the web UI's socket can use its login session for private streams;
+# the consumer reads the session itself, and only when the Origin is this site (cross-site
+# WebSocket hijacking). API clients sign each private SUBSCRIBE instead. Public streams need
+# neither, so no socket is refused at connect.
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": URLRouter([path("", StreamConsumer.as_asgi())]),
+        "websocket": CookieMiddleware(URLRouter([path("", StreamConsumer.as_asgi())])),
     }
 )

@@ -71,6 +71,11 @@ def process_commands(*, host: str, port: int, matching_queues: str) -> dict[str,
     celery = ["env", "DATABASE_POOL_SIZE=0", PYTHON, "-m", "celery", "-A", "config.worker"]
     web = [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port)]
     web += ["--no-access-log", "--lifespan", "off", "--ws-ping-interval", "60", "--ws-ping-timeout", "120"]
+    # Stream frames are a few hundred bytes: compressing each one per socket cost more CPU than
+    # any other step of the fan-out and saves little (docs/PERFORMANCE.md, "WebSocket fan-out").
+    web += ["--ws-per-message-deflate", "false"]
+    # One web process per core: a request's Django and psycopg work is CPU-bound (docs/PERFORMANCE.md).
+    web += ["--workers", os.environ.get("WEB_CONCURRENCY") or str(os.cpu_count() or 1)]
     return {
         "web": web,
         "matching": [
@@ -136,10 +141,48 @@ def run(port: int, host: str) -> int:
             services.release()
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser tests (tests/browser) when it is missing.
+
+    Only as root with apt-get, and only once: a failed attempt is remembered in var/ (delete
+    `var/chromium-install-failed` to try again), and without Chromium the browser tests skip.
+    """
+    failed_marker = ROOT / "var" / "chromium-install-failed"
+    if CHROMIUM.exists() or failed_marker.exists():
+        return
+    if os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        print(
+            "satchel: chromium is not installed (needs root and apt-get); browser tests will skip",
+            file=sys.stderr,
+        )
+        return
+    print(
+        "satchel: installing chromium with apt-get for the browser tests (once)", file=sys.stderr, flush=True
+    )
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]
+    result = subprocess.run(install, env=apt_env, capture_output=True, text=True)
+    if result.returncode != 0:
+        # A fresh image often has no package lists yet.
+        subprocess.run(["apt-get", "update", "-qq"], env=apt_env, capture_output=True)
+        result = subprocess.run(install, env=apt_env, capture_output=True, text=True)
+    if result.returncode != 0 or not CHROMIUM.exists():
+        failed_marker.parent.mkdir(parents=True, exist_ok=True)
+        failed_marker.write_text(result.stdout[-2000:] + result.stderr[-2000:])
+        print(
+            f"satchel: chromium install failed (see {failed_marker}); browser tests will skip",
+            file=sys.stderr,
+        )
+
+
 def test(pytest_args: list[str]) -> int:
     # Tests get embedded servers of their own, so they never touch a running demo's data or queues.
     os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "test"))
     os.environ.setdefault("SATCHEL_PG_FAST", "1")
+    ensure_chromium()
     env, registered = _environment()
     child: subprocess.Popen[bytes] | None = None
     try:

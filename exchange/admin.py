@@ -22,7 +22,7 @@ from django.urls import URLPattern, path, reverse
 from core.errors import DomainError, InvalidAsset, InvalidQuantity
 from core.money import render
 from exchange.models import Asset, AssetToken, Deposit, JournalEntry, JournalLine, LedgerAccount, Market
-from exchange.services.deposits import deposit_credit
+from exchange.services.deposits import REVIEW_PERMISSION, deposit_credit, deposit_reject, deposit_release
 
 # Django's default permission on Deposit; the normal add form is off, this one gates the credit form.
 CREDIT_DEPOSIT_PERMISSION = "exchange.add_deposit"
@@ -154,10 +154,49 @@ class DepositAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["status", "source", "asset"]
-    search_fields = ["user__email", "transaction_hash", "to_address"]
+    search_fields = ["user__email", "transaction_hash", "to_address", "from_address"]
     date_hierarchy = "created_at"
     list_select_related = ["user", "asset", "created_by"]
     change_list_template = "admin/exchange/deposit/change_list.html"
+    actions = ["release_selected", "reject_selected"]
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(REVIEW_PERMISSION)
+
+    @admin.action(description="Release selected held deposits (credit them)…", permissions=["review"])
+    def release_selected(self, request: HttpRequest, queryset: QuerySet[Deposit]) -> HttpResponse | None:
+        return self._review(request, queryset, "release_selected", deposit_release, "Release held deposits")
+
+    @admin.action(description="Reject selected held deposits (never credited)…", permissions=["review"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[Deposit]) -> HttpResponse | None:
+        return self._review(request, queryset, "reject_selected", deposit_reject, "Reject held deposits")
+
+    def _review(
+        self, request: HttpRequest, queryset: QuerySet[Deposit], action: str, decide: Any, title: str
+    ) -> HttpResponse | None:
+        from compliance.admin import reason_step
+
+        reason, page = reason_step(
+            self,
+            request,
+            queryset,
+            action=action,
+            title=title,
+            explanation="The reason is kept on the deposit and in the audit trail.",
+        )
+        if page is not None:
+            return page
+        done = 0
+        for deposit in queryset.order_by("id"):
+            try:
+                decide(deposit_id=deposit.pk, officer=request.user, reason=reason or "")
+            except DomainError as exc:
+                self.message_user(request, f"#{deposit.pk}: {exc.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} deposit(s) decided.", messages.SUCCESS)
+        return None
 
     def get_urls(self) -> list[URLPattern]:
         # Before the default patterns: their `<path:object_id>/` would otherwise take "credit/".
@@ -217,4 +256,4 @@ class DepositAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # The FeeTier admin lives in its own module; importing it registers it.
-from exchange import admin_fees  # noqa: E402, F401
+from exchange import admin_custody, admin_fees  # noqa: E402, F401

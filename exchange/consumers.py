@@ -3,8 +3,13 @@ private streams, events from the outbox publisher (exchange/services/outbox.py).
 
 Thin and read-only: it parses, authenticates each private SUBSCRIBE by its signature, joins groups
 (exchange/streams.py) and forwards what the publisher sends. A connection is bound to the account
-of its first signed SUBSCRIBE and only ever joins that account's group, so it can receive no other
-account's events.
+of its first authenticated SUBSCRIBE and only ever joins that account's group, so it can receive no
+other account's events.
+
+The web UI's own socket subscribes without a signature: it is authenticated by the session cookie
+it carries, and only when its `Origin` is this site (`_origin_allowed`). A browser sends cookies on
+a cross-site WebSocket too, so without that check any page a logged-in user visits could read their
+orders and balances (cross-site WebSocket hijacking).
 
 Error frames are `{"id": null, "error": {"code", "message"}}`. ccxt rejects every pending watch on
 the connection when one arrives (§8.1), so they are sent only for requests that are really wrong.
@@ -15,14 +20,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from importlib import import_module
 from typing import Any
+from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.http.request import split_domain_port, validate_host
+from django.utils.crypto import constant_time_compare
 
 from accounts import signing
-from accounts.models import ApiKey
+from accounts.models import ApiKey, User
+from accounts.services.access import stream_refusal
 from exchange import streams
 from exchange.models import Market, MarketState
 
@@ -31,6 +42,7 @@ logger = logging.getLogger(__name__)
 INVALID_REQUEST = 4000
 INVALID_SIGNATURE = 4001
 INVALID_STREAM = 4006
+FORBIDDEN_STREAM = 4003
 # ccxt fetches its REST snapshot once 11 deltas are cached (snapshotDelay 10, §8.6).
 DEPTH_WARMUP_FRAMES = 11
 # Close code when a depth gap is seen: the client's book is wrong and only a resync fixes it.
@@ -85,6 +97,63 @@ def _account_for_signature(signature: object) -> int:
     return int(key.user_id)
 
 
+def _origin_allowed(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the socket was opened by a page of this site: its `Origin` is in
+    CSRF_TRUSTED_ORIGINS, or names the very host the socket connected to and that host is allowed.
+
+    The host comparison, not ALLOWED_HOSTS alone, is the guard: ALLOWED_HOSTS may be `*`.
+    Non-browser clients send no Origin (or any they like) and carry no cookie: they sign instead.
+    """
+    values = {name.lower(): value.decode("latin-1") for name, value in headers}
+    origin, host = values.get(b"origin", ""), values.get(b"host", "")
+    if not origin or not host:
+        return False
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    parts = urlsplit(origin)
+    if parts.scheme not in {"http", "https"} or parts.netloc.lower() != host.lower():
+        return False
+    domain, _port = split_domain_port(host)
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]  # as Django's own host check in DEBUG
+    return bool(domain) and validate_host(domain, allowed)
+
+
+def _account_for_session(session_key: str) -> int | None:
+    """The active user logged in under `session_key`, read afresh (a logout ends it), with the
+    password-change hash checked as Django's auth middleware checks it; None otherwise."""
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user_id = session.get(SESSION_KEY)
+    if user_id is None:
+        return None
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not constant_time_compare(
+        session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
+    ):
+        return None
+    return int(user.pk)
+
+
+def _streams_refused(
+    user_id: int | None, session_key: str | None, wanted: list[streams.Stream], markets: dict[str, Market]
+) -> dict[str, str]:
+    """The streams an authenticated socket's account may not have (accounts.services.access:
+    blocked country, no derivatives), name -> message; nothing for an anonymous socket."""
+    if user_id is None and session_key is not None:
+        user_id = _account_for_session(session_key)
+    user = User.objects.only("residence_country").filter(pk=user_id).first() if user_id else None
+    if user is None:
+        return {}
+    refused = {}
+    for stream in wanted:
+        market = markets.get(stream.symbol or "")
+        message = stream_refusal(user=user, kind=stream.kind, is_private=stream.is_private, market=market)
+        if message is not None:
+            refused[stream.name] = message
+    return refused
+
+
 def _initial_frames(stream: streams.Stream, market: Market) -> list[dict[str, Any]]:
     """What a new subscriber gets at once: the depth warm-up, or the current bookTicker, ticker or
     candle, so that a watch on a quiet market resolves without waiting for a trade."""
@@ -113,6 +182,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # and a gap closes the socket, since ccxt would silently keep a wrong book (§8.6).
         self.depth_last: dict[str, int] = {}
         self.trade_last: dict[str, int] = {}
+        # The session cookie counts only on a socket this site's own pages opened (see the module doc).
+        cookies = self.scope.get("cookies") or {}
+        self.session_key: str | None = None
+        if _origin_allowed(self.scope.get("headers") or []):
+            self.session_key = cookies.get(settings.SESSION_COOKIE_NAME) or None
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -158,6 +232,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 await self._authenticate(signature)
             except StreamError as exc:
                 error, wanted = exc, [stream for stream in wanted if not stream.is_private]
+        refused = await database_sync_to_async(_streams_refused)(
+            self.user_id, self.session_key, wanted, markets
+        )
+        if refused:
+            error = StreamError(FORBIDDEN_STREAM, next(iter(refused.values())))
+            wanted = [stream for stream in wanted if stream.name not in refused]
         for stream in wanted:
             if stream.is_private:
                 await self._join_private(stream)
@@ -167,8 +247,17 @@ class StreamConsumer(AsyncWebsocketConsumer):
             raise error
 
     async def _authenticate(self, signature: object) -> None:
-        # Re-checked on every private SUBSCRIBE: a revoked key or a stale signature subscribes nothing.
-        user_id = await database_sync_to_async(_account_for_signature)(signature)
+        # Re-checked on every private SUBSCRIBE: a revoked key, a stale signature or an ended session
+        # subscribes nothing.
+        if signature is None and self.session_key is not None:
+            session_user = await database_sync_to_async(_account_for_session)(self.session_key)
+            if session_user is None:
+                raise StreamError(
+                    INVALID_SIGNATURE, "Private streams need a signature or a logged-in session"
+                )
+            user_id = session_user
+        else:
+            user_id = await database_sync_to_async(_account_for_signature)(signature)
         if self.user_id is None:
             self.user_id = user_id
         elif self.user_id != user_id:
@@ -209,31 +298,41 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     # --- events from the publisher ------------------------------------------------------------------
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every handler: a hop to the sync
+        # thread. Publisher events touch no database, and at 1,000 sockets those hops took most of
+        # the web process's time (docs/PERFORMANCE.md, "WebSocket fan-out").
+        if message.get("type") == streams.EVENTS_MESSAGE_TYPE:
+            await self.stream_events(message)
+            return
+        await super().dispatch(message)
+
     async def stream_events(self, message: dict[str, Any]) -> None:
         user_id = message.get("user")
         if user_id is not None:
             if user_id == self.user_id:
                 await self._private_events(message["events"])
             return
-        for stream, data in message["events"]:
+        # Public frames come encoded by the publisher (streams.stream_events_send), with the ids
+        # that order them: every subscriber sends the same text without decoding the event.
+        for stream, kind, first_id, last_id, text in message["frames"]:
             if stream not in self.public:
                 continue  # unsubscribed while the message was on its way
-            kind = data.get("e")
             if kind == "depth":
                 last = self.depth_last.get(stream)
                 if last is not None:
-                    if data["u"] <= last:
+                    if last_id <= last:
                         continue
-                    if data["U"] > last + 1:
-                        logger.warning("depth gap on %s: %s after %s; closing", stream, data["U"], last)
+                    if first_id > last + 1:
+                        logger.warning("depth gap on %s: %s after %s; closing", stream, first_id, last)
                         await self.close(code=CLOSE_DEPTH_GAP)
                         return
-                self.depth_last[stream] = data["u"]
+                self.depth_last[stream] = last_id
             elif kind == "trade":
-                if data["t"] <= self.trade_last.get(stream, 0):
+                if last_id <= self.trade_last.get(stream, 0):
                     continue
-                self.trade_last[stream] = data["t"]
-            await self._send({"stream": stream, "data": data})
+                self.trade_last[stream] = last_id
+            await self.send(text_data=text)
 
     async def _private_events(self, events: list[list[Any]]) -> None:
         for stream, data in events:

@@ -10,6 +10,7 @@ order and keeps the per-socket message count (the layer's capacity) low.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Container, Sequence
@@ -110,10 +111,36 @@ async def stream_events_send(
     layer: Any, group: str, events: Sequence[tuple[str, dict[str, Any]]], *, user_id: int | None = None
 ) -> None:
     """Send (stream, data) pairs to a group, in order. The one publish helper: the publisher and
-    tests use it, consumers handle what it sends in `stream_events`."""
+    tests use it, consumers handle what it sends in `stream_events`.
+
+    A public group fans out to every subscriber, so its frames are JSON-encoded once, here, next to
+    the ids the consumer orders them by (`public_frame`): each socket then costs a send, not a
+    decode and an encode (docs/PERFORMANCE.md, "WebSocket fan-out"). Private events stay decoded:
+    the consumer routes them by symbol, and each reaches a handful of sockets.
+    """
     for start in range(0, len(events), EVENTS_PER_MESSAGE):
-        chunk = [[stream, data] for stream, data in events[start : start + EVENTS_PER_MESSAGE]]
-        await layer.group_send(group, {"type": EVENTS_MESSAGE_TYPE, "events": chunk, "user": user_id})
+        chunk = events[start : start + EVENTS_PER_MESSAGE]
+        if user_id is None:
+            frames = [public_frame(stream, data) for stream, data in chunk]
+            message = {"type": EVENTS_MESSAGE_TYPE, "frames": frames, "user": None}
+        else:
+            events_list = [[stream, data] for stream, data in chunk]
+            message = {"type": EVENTS_MESSAGE_TYPE, "events": events_list, "user": user_id}
+        await layer.group_send(group, message)
+
+
+def public_frame(stream: str, data: dict[str, Any]) -> list[Any]:
+    """`[stream, kind, first id, last id, frame text]`: depth's `U`/`u`, a trade's `t` twice, zeros
+    for the other kinds (which the consumer does not order)."""
+    kind = data.get("e")
+    if kind == "depth":
+        first_id, last_id = data["U"], data["u"]
+    elif kind == "trade":
+        first_id = last_id = data["t"]
+    else:
+        first_id = last_id = 0
+    text = json.dumps({"stream": stream, "data": data}, separators=(",", ":"))
+    return [stream, kind, first_id, last_id, text]
 
 
 async def group_has_members(layer: Any, group: str) -> bool:
@@ -122,6 +149,10 @@ async def group_has_members(layer: Any, group: str) -> bool:
     channels_redis keeps a group as a sorted set, the in-memory layer as a dict; for any other
     layer the answer is "maybe", which only costs the work this check saves.
     """
+    loop_layer = getattr(layer, "_get_layer", None)
+    if loop_layer is not None:
+        # channels_redis' pub/sub layer: a group is a Redis channel each web process subscribes to.
+        return await _pubsub_has_subscribers(loop_layer(), group)
     group_key = getattr(layer, "_group_key", None)
     if group_key is not None and hasattr(layer, "connection"):
         connection = layer.connection(layer.consistent_hash(group))
@@ -130,6 +161,17 @@ async def group_has_members(layer: Any, group: str) -> bool:
     if isinstance(groups, dict):
         return bool(groups.get(group))
     return True
+
+
+async def _pubsub_has_subscribers(loop_layer: Any, group: str) -> bool:
+    try:
+        channel = loop_layer._get_group_channel_name(group)
+        shard = loop_layer._get_shard(channel)
+        shard._ensure_redis()
+        counts = await shard._redis.pubsub_numsub(channel)
+    except AttributeError:  # another channels_redis version: "maybe"
+        return True
+    return bool(counts and counts[0][1])
 
 
 # --- payloads -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, ApiKeyOrigin, User
 from accounts.signing import SigningError, generate_keypair, normalize_public_key
+from compliance.services.audit import audit_record
 from core.errors import InvalidRequest, NotFound
 
 # Bounds the keys a stolen session can mint and the rows the signature check may have to consider.
@@ -51,10 +52,20 @@ def api_key_revoke(*, user: User, api_key_id: int) -> ApiKey:
     """
     # Compare-and-set: two concurrent revocations (web page and admin action) both succeed, and
     # revoked_at keeps the first time instead of being moved forward by the second.
-    ApiKey.objects.filter(pk=api_key_id, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoked = ApiKey.objects.filter(pk=api_key_id, user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     api_key = ApiKey.objects.filter(pk=api_key_id, user=user).first()
     if api_key is None:
         raise NotFound("API key not found")
+    if revoked:
+        audit_record(
+            actor=user,
+            action="api_key.revoke",
+            target=api_key,
+            before={"revoked_at": None},
+            after={"user_id": user.pk, "revoked_at": api_key.revoked_at},
+        )
     return api_key
 
 
@@ -77,7 +88,14 @@ def _api_key_insert(*, user: User, public_key: str, label: str, origin: ApiKeyOr
                 raise InvalidRequest(
                     f"You already have {MAX_ACTIVE_API_KEYS} active API keys; revoke one before adding another"
                 )
-            return ApiKey.objects.create(user=user, public_key=public_key, label=label, origin=origin)
+            api_key = ApiKey.objects.create(user=user, public_key=public_key, label=label, origin=origin)
+            audit_record(
+                actor=user,
+                action="api_key.create",
+                target=api_key,
+                after={"user_id": user.pk, "public_key": public_key, "label": label, "origin": origin},
+            )
+            return api_key
     except IntegrityError as exc:
         # The unique public_key constraint: the same key registered concurrently.
         raise InvalidRequest("This public key is already registered; generate a new key pair") from exc

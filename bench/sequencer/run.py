@@ -1,6 +1,6 @@
 """Sequencer benchmark: accepted orders drained by one market worker, durable commits (fsync on).
 
-    .venv/bin/python bench/sequencer/run.py [--orders 20000] [--users 50] [--batch 500]
+    .venv/bin/python bench/sequencer/run.py [--orders 20000] [--users 50] [--batch 2000]
 
 Uses the embedded PostgreSQL under var/bench (fsync on, as in production) unless DATABASE_URL is
 set, a fresh database each run. Orders are inserted already accepted (funds held, command
@@ -28,7 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20000)
     parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "bench"))
@@ -186,7 +186,7 @@ def main() -> None:
         import pstats
 
         profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(45)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM exchange_fill")
         fills = cursor.fetchone()[0]

@@ -55,7 +55,8 @@ ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,l
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with a staff site that requires 2FA (compliance/admin_site.py).
+    "compliance.admin_config.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -142,7 +143,11 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # Pub/sub: a group message reaches each web process once and is handed to its sockets in
+        # memory; the list-based layer stores and pops it once per socket (docs/PERFORMANCE.md,
+        # "WebSocket fan-out"). Delivery is at most once either way: consumers close a socket on
+        # a depth gap, and clients resync.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             # redis-py reads with a 5 s socket timeout by default, exactly channels_redis' 5 s
             # blocking receive: idle sockets would die every 5 s (channels_redis issue 422).
@@ -181,6 +186,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "market-sweep": {"task": "exchange.tasks.market_sweep", "schedule": 2.0},
     "withdrawal-sweep": {"task": "exchange.withdrawal_sweep", "schedule": 15.0},
+    # Periodic KYC re-review by risk (accounts.tasks): review dates are days apart, hourly is plenty.
+    "kyc-review-sweep": {"task": "accounts.tasks.kyc_review_sweep", "schedule": 3600.0},
 }
 # Task modules that autodiscovery (which looks for `tasks.py` only) would miss.
 CELERY_IMPORTS = ["exchange.tasks_custody"]
@@ -191,6 +198,9 @@ API_SIGNATURE_DEFAULT_WINDOW_MS = 5_000
 
 # The simulated chain credits deposits after this many confirmations (demo and tests).
 DEMO_CHAIN_CONFIRMATIONS = int(os.environ.get("DEMO_CHAIN_CONFIRMATIONS", "1"))
+# The wallet page's "simulate a deposit" form (the simulated chain sends to the user's own deposit
+# address). Demo and tests only: production forces it off.
+DEMO_DEPOSITS_ENABLED = env_bool("DEMO_DEPOSITS_ENABLED", False)
 
 LOGGING = {
     "version": 1,

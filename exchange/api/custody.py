@@ -16,11 +16,14 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.session_authentication import SIGNED_OR_SESSION
+from accounts.kyc_tiers import Product
+from accounts.services.access import access_require
 from core.api_views import BackpackApi, body_object, query_param
 from core.errors import InvalidRequest
 from core.money import parse_decimal
 from exchange.api.presenters import dec, naive_iso
-from exchange.models import WITHDRAWAL_API_STATUS, Deposit, Withdrawal
+from exchange.models import DEPOSIT_API_STATUS, WITHDRAWAL_API_STATUS, Deposit, Withdrawal
 from exchange.services.deposit_addresses import deposit_address_get_or_create
 from exchange.services.withdrawals import withdrawal_request
 
@@ -40,7 +43,7 @@ def deposit_json(deposit: Deposit) -> dict[str, Any]:
         "toAddress": deposit.to_address or None,
         "fromAddress": deposit.from_address or None,
         "source": deposit.source,
-        "status": deposit.status,
+        "status": DEPOSIT_API_STATUS.get(deposit.status, deposit.status),  # held shows as pending
         "transactionHash": deposit.transaction_hash or None,
         "symbol": deposit.asset.symbol,
         "quantity": dec(deposit.quantity),
@@ -117,15 +120,18 @@ def _history_page(
 
 class DepositAddressApi(BackpackApi):
     instructions = {"GET": "depositAddressQuery"}
+    authentication_classes = SIGNED_OR_SESSION
 
     def get(self, request: Request) -> Response:
         blockchain = query_param(request, "blockchain", required=True)
+        access_require(user=request.user, product=Product.DEPOSIT)
         address = deposit_address_get_or_create(user_id=request.user.pk, blockchain=blockchain or "")
         return Response({"address": address.address})
 
 
 class DepositListApi(BackpackApi):
     instructions = {"GET": "depositQueryAll"}
+    authentication_classes = SIGNED_OR_SESSION
 
     def get(self, request: Request) -> Response:
         deposits = Deposit.objects.filter(user_id=request.user.pk).select_related("asset")
@@ -189,6 +195,7 @@ class DisabledBooleanField(serializers.BooleanField):
 
 class WithdrawalsApi(BackpackApi):
     instructions = {"GET": "withdrawalQueryAll", "POST": "withdraw"}
+    authentication_classes = SIGNED_OR_SESSION
 
     class InputSerializer(serializers.Serializer):
         address = StrictCharField(max_length=255)

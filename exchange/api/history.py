@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.session_authentication import SIGNED_OR_SESSION
 from core.api_views import BackpackApi
 from exchange.api.market_data import MAX_MILLISECONDS, PageInput, from_milliseconds, query_input
 from exchange.api.order_json import fill_json, order_history_json
@@ -73,6 +74,7 @@ def _market_id(params: dict[str, object]) -> int | None:
 
 class OrderHistoryApi(BackpackApi):
     instructions = {"GET": "orderHistoryQueryAll"}
+    authentication_classes = SIGNED_OR_SESSION
     InputSerializer = HistoryInput
 
     def get(self, request: Request) -> Response:
@@ -106,6 +108,7 @@ FillHistoryInput = type(
 
 class FillHistoryApi(BackpackApi):
     instructions = {"GET": "fillHistoryQueryAll"}
+    authentication_classes = SIGNED_OR_SESSION
     InputSerializer = FillHistoryInput
 
     def get(self, request: Request) -> Response:

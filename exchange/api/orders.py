@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.session_authentication import SIGNED_OR_SESSION
 from core.api_views import BackpackApi, body_object, query_param
 from core.errors import DomainError, InvalidRequest
 from core.money import parse_decimal
@@ -107,6 +108,7 @@ def _order_selector(data: dict[str, Any]) -> tuple[int | None, int | None]:
 
 class OrderApi(BackpackApi):
     instructions = {"GET": "orderQuery", "POST": "orderExecute", "DELETE": "orderCancel"}
+    authentication_classes = SIGNED_OR_SESSION
 
     def get(self, request: Request) -> Response:
         market = _market(query_param(request, "symbol", required=True))
@@ -135,6 +137,7 @@ class OrderApi(BackpackApi):
 
 class OrdersApi(BackpackApi):
     instructions = {"GET": "orderQueryAll", "DELETE": "orderCancelAll", "POST": "orderExecute"}
+    authentication_classes = SIGNED_OR_SESSION
 
     def get(self, request: Request) -> Response:
         orders = Order.objects.filter(user=request.user, status__in=OPEN_STATUSES).select_related(

@@ -30,11 +30,13 @@ class SimulatedChain:
         blockchain: str,
         quantity: Decimal,
         transaction_hash: str | None = None,
+        from_address: str = "",
     ) -> Deposit:
         """A confirmed transfer of `quantity` to `to_address`: credits its owner once per transaction.
 
         Without a `transaction_hash` a fresh one is made up, so each call is a new transfer; with
-        one that was already credited, returns that deposit unchanged. Raises InvalidRequest for an
+        one that was already credited, returns that deposit unchanged. `from_address` is the
+        sender (a Satoshi test's proof comes from it). Raises InvalidRequest for an
         unsupported chain or an address that is not a deposit address on it, InvalidAsset for an
         asset with no enabled token on the chain, InvalidQuantity below the token's minimum
         deposit or finer than the asset's precision.
@@ -64,5 +66,6 @@ class SimulatedChain:
             quantity=quantity,
             source=deposit_source(name),
             transaction_hash=transaction_hash or simulated_transaction_hash(blockchain=name),
+            from_address=from_address,
             to_address=to_address,
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 
 class SpecError(ValueError):
@@ -36,7 +37,7 @@ class MarketSpec:
     @property
     def quote_unit(self) -> Decimal:
         """The quote amount of one notional unit (one tick times one lot)."""
-        return _product(self.tick_size, self.step_size)
+        return _quote_unit(self.tick_size, self.step_size)
 
     def price_to_ticks(self, price: Decimal) -> int:
         return _units(price, self.tick_size, "price", "tick size")
@@ -61,6 +62,19 @@ class MarketSpec:
 
     def units_to_quote(self, units: int) -> Decimal:
         return _scale(units, self.quote_unit)
+
+
+@lru_cache(maxsize=256)
+def _quote_unit(tick_size: Decimal, step_size: Decimal) -> Decimal:
+    # Cached: the settlement path converts every fill's amounts, and a market has one unit.
+    return _product(tick_size, step_size)
+
+
+@lru_cache(maxsize=256)
+def _unit_parts(unit: Decimal) -> tuple[int, int]:
+    """(integer coefficient, exponent) of a unit: 0.001 -> (1, -3)."""
+    _, digits, exponent = unit.as_tuple()
+    return int("".join(map(str, digits))), exponent  # type: ignore[return-value]
 
 
 def _product(left: Decimal, right: Decimal) -> Decimal:
@@ -94,6 +108,5 @@ def _scale(units: int, unit: Decimal) -> Decimal:
         raise SpecError(f"expected an integer count of units, not {units!r}")
     # Built from the exact digits rather than `units * unit`, which rounds to the context's
     # precision (28 digits) on large values.
-    _, digits, exponent = unit.as_tuple()
-    coefficient = int("".join(map(str, digits)))
+    coefficient, exponent = _unit_parts(unit)
     return Decimal(f"{units * coefficient}E{exponent}")

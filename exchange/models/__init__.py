@@ -1,10 +1,14 @@
 from exchange.models.assets import Asset, AssetToken
 from exchange.models.custody import (
+    DEPOSIT_API_STATUS,
     WITHDRAWAL_API_STATUS,
     Deposit,
     DepositAddress,
     DepositStatus,
+    ProofMethod,
+    WalletOwnership,
     Withdrawal,
+    WithdrawalAddress,
     WithdrawalStatus,
 )
 from exchange.models.ledger import AccountKind, EntryKind, JournalEntry, JournalLine, LedgerAccount
@@ -27,6 +31,7 @@ from exchange.models.trading import (
 )
 
 __all__ = [
+    "DEPOSIT_API_STATUS",
     "OPEN_STATUSES",
     "WITHDRAWAL_API_STATUS",
     "AccountKind",
@@ -52,9 +57,12 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "OutboxEvent",
+    "ProofMethod",
     "SelfTradePrevention",
     "Side",
     "TimeInForce",
+    "WalletOwnership",
     "Withdrawal",
+    "WithdrawalAddress",
     "WithdrawalStatus",
 ]

@@ -2,43 +2,90 @@
 
 Same rules as `ledger_post` (balanced per asset, asset precision, no funds-holding bucket below
 zero), but the accounts of the whole batch are locked once, in id order, and entries, lines and
-balance updates are written with a handful of statements instead of a few per entry.
+balance updates are written with a handful of statements, whatever the number of entries.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from core.db_copy import allocate_ids, copy_rows, update_from_rows
+from core.db_copy import copy_rows
 from core.errors import InsufficientFunds, LedgerImbalance
-from exchange.models import LedgerAccount
+from exchange.models import AccountKind, Asset
 from exchange.models.ledger import SIGNED_KINDS
+from exchange.services.ledger import ledger_account_get
+
+_SIGNED = frozenset(str(kind) for kind in SIGNED_KINDS)
+_TRADING_KINDS = (AccountKind.AVAILABLE.value, AccountKind.LOCKED.value)
+
+# (owner id, 0 for the house; kind; asset id) -> ledger account id. Accounts are never deleted and
+# ids are never reused, so a process may keep them; the hot paths (order placement, settlement)
+# then name accounts by id without a query.
+_account_ids: dict[tuple[int, str, int], int] = {}
 
 
-@dataclass
+def ledger_account_id(*, owner_id: int | None, kind: str, asset: Asset) -> int:
+    """The id of the (owner, kind, asset) account, created on first use (see `ledger_account_get`)."""
+    key = (owner_id or 0, kind, asset.pk)
+    account_id = _account_ids.get(key)
+    if account_id is None:
+        account_id = ledger_account_get(owner_id=owner_id, kind=kind, asset=asset).pk
+        _account_ids[key] = account_id
+    return account_id
+
+
+def ledger_account_ids_forget(*, owner_id: int) -> None:
+    """Drop the owner's cached ids (after a statement found them not to match)."""
+    for key in [key for key in _account_ids if key[0] == owner_id]:
+        _account_ids.pop(key, None)
+
+
+def ledger_accounts_preload(*, owner_ids: set[int], asset_ids: tuple[int, ...]) -> None:
+    """One query for the trading accounts (available, locked) of owners not cached yet."""
+    missing = [
+        owner_id
+        for owner_id in owner_ids
+        if any(
+            (owner_id, kind, asset_id) not in _account_ids
+            for kind in _TRADING_KINDS
+            for asset_id in asset_ids
+        )
+    ]
+    if not missing:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT owner_id, kind, asset_id, id FROM exchange_ledgeraccount"
+            " WHERE owner_id = ANY(%s) AND asset_id = ANY(%s) AND kind = ANY(%s)",
+            [missing, list(asset_ids), list(_TRADING_KINDS)],
+        )
+        for owner_id, kind, asset_id, account_id in cursor.fetchall():
+            _account_ids[(owner_id, kind, asset_id)] = account_id
+
+
+@dataclass(slots=True)
 class PendingEntry:
     kind: str
     reference: str
     # (account id, asset id, amount)
     lines: list[tuple[int, int, Decimal]] = field(default_factory=list)
 
-    def add(self, account: LedgerAccount, amount: Decimal) -> None:
+    def add(self, account_id: int, asset_id: int, amount: Decimal) -> None:
         if amount:
-            self.lines.append((account.pk, account.asset_id, amount))
+            self.lines.append((account_id, asset_id, amount))
 
 
 def _check_balanced(entry: PendingEntry) -> None:
-    totals: dict[int, Decimal] = defaultdict(Decimal)
+    totals: dict[int, Decimal] = {}
     for _, asset_id, amount in entry.lines:
-        totals[asset_id] += amount
+        totals[asset_id] = totals.get(asset_id, 0) + amount
     if len(entry.lines) < 2 or any(totals.values()):
-        raise LedgerImbalance(f"unbalanced batch entry {entry.reference}: {dict(totals)}")
+        raise LedgerImbalance(f"unbalanced batch entry {entry.reference}: {totals}")
 
 
 def ledger_post_many(entries: Sequence[PendingEntry]) -> None:
@@ -47,18 +94,33 @@ def ledger_post_many(entries: Sequence[PendingEntry]) -> None:
     entries = [entry for entry in entries if entry.lines]
     if not entries:
         return
-    deltas: dict[int, Decimal] = defaultdict(Decimal)
+    deltas: dict[int, Decimal] = {}
     for entry in entries:
         _check_balanced(entry)
         for account_id, _, amount in entry.lines:
-            deltas[account_id] += amount
-    with transaction.atomic(savepoint=False):
-        accounts = LedgerAccount.objects.select_for_update(no_key=True).filter(pk__in=deltas).order_by("pk")
-        for account in accounts.only("pk", "kind", "balance"):
-            if account.kind not in SIGNED_KINDS and account.balance + deltas[account.pk] < 0:
-                raise InsufficientFunds(f"ledger account {account.pk} would go below zero")
+            deltas[account_id] = deltas.get(account_id, 0) + amount
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # Locked in id order (the lock policy of exchange/services/ledger.py), so a concurrent
+        # placement holding funds on the API side queues behind the batch instead of deadlocking.
+        cursor.execute(
+            "SELECT id, kind, balance FROM exchange_ledgeraccount WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+            [sorted(deltas)],
+        )
+        rows = cursor.fetchall()
+        if len(rows) != len(deltas):
+            # Cached ids that no longer exist (a database rebuilt under a long-lived worker):
+            # forget them all; the batch fails whole and the next drain looks them up again.
+            _account_ids.clear()
+            raise LedgerImbalance(f"{len(deltas) - len(rows)} ledger accounts of the batch do not exist")
+        for account_id, kind, balance in rows:
+            if kind not in _SIGNED and balance + deltas[account_id] < 0:
+                raise InsufficientFunds(f"ledger account {account_id} would go below zero")
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('exchange_journalentry', 'id')) FROM generate_series(1, %s)",
+            [len(entries)],
+        )
+        entry_ids = [row[0] for row in cursor.fetchall()]
         now = timezone.now()
-        entry_ids = allocate_ids("exchange_journalentry", len(entries))
         copy_rows(
             "exchange_journalentry",
             ("id", "kind", "reference", "memo", "created_at"),
@@ -76,10 +138,9 @@ def ledger_post_many(entries: Sequence[PendingEntry]) -> None:
                 for account_id, asset_id, amount in entry.lines
             ),
         )
-        update_from_rows(
-            "exchange_ledgeraccount",
-            "id",
-            [("delta", "numeric"), ("updated_at", "timestamptz")],
-            ((pk, delta, now) for pk, delta in deltas.items() if delta),
-            set_sql="balance = t.balance + s.delta, updated_at = s.updated_at",
+        moved = [(account_id, delta) for account_id, delta in deltas.items() if delta]
+        cursor.execute(
+            "UPDATE exchange_ledgeraccount AS t SET balance = t.balance + s.delta, updated_at = %s"
+            " FROM unnest(%s::bigint[], %s::numeric[]) AS s(id, delta) WHERE t.id = s.id AND t.id = ANY(%s)",
+            [now, ids := [account_id for account_id, _ in moved], [delta for _, delta in moved], ids],
         )

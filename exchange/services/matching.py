@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -42,7 +43,8 @@ from exchange.models import (
     OrderType,
     Side,
 )
-from exchange.services.doorbell import command_done_notify
+from exchange.services.doorbell import command_done_notify, doorbell_answer
+from exchange.services.ledger_batch import ledger_accounts_preload
 from exchange.services.settlement import BatchWriter
 
 logger = logging.getLogger(__name__)
@@ -89,33 +91,96 @@ def _trigger_kind(side: str, trigger_ticks: int, last_price: int | None) -> Trig
     return TriggerKind.TAKE_PROFIT if upward else TriggerKind.STOP_LOSS
 
 
-def place_command(order: Order, reserved: Decimal, spec: MarketSpec, last_price: int | None) -> ec.PlaceOrder:
-    trigger_ticks = spec.price_to_ticks(order.trigger_price) if order.trigger_price is not None else None
-    quantity = spec.quantity_to_lots(order.quantity) if order.quantity is not None else None
-    is_market = order.order_type == OrderType.MARKET
+def _place(
+    *,
+    order_id: int,
+    account_id: int,
+    side: str,
+    order_type: str,
+    quantity: Decimal | None,
+    price: Decimal | None,
+    quote_quantity: Decimal | None,
+    reserved: Decimal,
+    time_in_force: str,
+    post_only: bool,
+    self_trade_prevention: str,
+    client_id: int | None,
+    trigger_price: Decimal | None,
+    spec: MarketSpec,
+    last_price: int | None,
+) -> ec.PlaceOrder:
+    trigger_ticks = spec.price_to_ticks(trigger_price) if trigger_price is not None else None
+    is_market = order_type == OrderType.MARKET
     quote_limit = None
-    if is_market and order.side == Side.BID and order.quote_quantity is None:
+    if is_market and side == Side.BID and quote_quantity is None:
         quote_limit = spec.quote_to_units_floor(reserved)
     return ec.PlaceOrder(
+        order_id=order_id,
+        account_id=account_id,
+        side=EngineSide(side),
+        order_type=EngineOrderType(order_type),
+        quantity=spec.quantity_to_lots(quantity) if quantity is not None else None,
+        price=spec.price_to_ticks(price) if price is not None else None,
+        quote_quantity=spec.quote_to_units_floor(quote_quantity) if quote_quantity is not None else None,
+        quote_limit=quote_limit,
+        time_in_force=EngineTif(time_in_force),
+        post_only=post_only,
+        self_trade_prevention=EngineStp(self_trade_prevention),
+        client_id=client_id,
+        trigger_price=trigger_ticks,
+        trigger_kind=_trigger_kind(side, trigger_ticks, last_price) if trigger_ticks is not None else None,
+    )
+
+
+def place_command(order: Order, reserved: Decimal, spec: MarketSpec, last_price: int | None) -> ec.PlaceOrder:
+    return _place(
         order_id=order.pk,
         account_id=order.user_id,
-        side=EngineSide(order.side),
-        order_type=EngineOrderType(order.order_type),
-        quantity=quantity,
-        price=spec.price_to_ticks(order.price) if order.price is not None else None,
-        quote_quantity=spec.quote_to_units_floor(order.quote_quantity)
-        if order.quote_quantity is not None
-        else None,
-        quote_limit=quote_limit,
-        time_in_force=EngineTif(order.time_in_force),
+        side=order.side,
+        order_type=order.order_type,
+        quantity=order.quantity,
+        price=order.price,
+        quote_quantity=order.quote_quantity,
+        reserved=reserved,
+        time_in_force=order.time_in_force,
         post_only=order.post_only,
-        self_trade_prevention=EngineStp(order.self_trade_prevention),
+        self_trade_prevention=order.self_trade_prevention,
         client_id=order.client_id,
-        trigger_price=trigger_ticks,
-        trigger_kind=_trigger_kind(order.side, trigger_ticks, last_price)
-        if trigger_ticks is not None
-        else None,
+        trigger_price=order.trigger_price,
+        spec=spec,
+        last_price=last_price,
     )
+
+
+class CommandRow(NamedTuple):
+    """A pending command joined with its order's fields (placements only), as the drain reads it."""
+
+    sequence: int
+    kind: str
+    user_id: int
+    order_id: int | None
+    reserved: str | None
+    scope: str | None
+    side: str | None
+    order_type: str | None
+    quantity: Decimal | None
+    price: Decimal | None
+    quote_quantity: Decimal | None
+    time_in_force: str | None
+    post_only: bool | None
+    self_trade_prevention: str | None
+    client_id: int | None
+    trigger_price: Decimal | None
+
+
+_COMMANDS_SQL = """SELECT c.sequence, c.kind, c.user_id, c.order_id, c.payload ->> 'reserved',
+       c.payload ->> 'scope', o.side, o.order_type, o.quantity, o.price, o.quote_quantity,
+       o.time_in_force, o.post_only, o.self_trade_prevention, o.client_id, o.trigger_price
+  FROM exchange_marketcommand AS c
+  LEFT JOIN exchange_order AS o ON o.id = c.order_id AND c.kind = 'place'
+ WHERE c.market_id = %s AND c.sequence > %s
+ ORDER BY c.sequence
+ LIMIT %s"""
 
 
 SCOPES = {"all": CancelScope.ALL, "limit": CancelScope.RESTING_LIMIT, "trigger": CancelScope.TRIGGER}
@@ -130,6 +195,30 @@ def engine_command(command: MarketCommand, spec: MarketSpec, engine: MatchingEng
     return ec.CancelAll(
         account_id=command.user_id, scope=SCOPES.get(command.payload.get("scope", "all"), CancelScope.ALL)
     )
+
+
+def _row_command(row: CommandRow, spec: MarketSpec, last_price: int | None) -> ec.Command:
+    if row.kind == CommandKind.PLACE:
+        return _place(
+            order_id=row.order_id,  # type: ignore[arg-type]
+            account_id=row.user_id,
+            side=row.side,  # type: ignore[arg-type]
+            order_type=row.order_type,  # type: ignore[arg-type]
+            quantity=row.quantity,
+            price=row.price,
+            quote_quantity=row.quote_quantity,
+            reserved=Decimal(row.reserved or "0"),
+            time_in_force=row.time_in_force,  # type: ignore[arg-type]
+            post_only=bool(row.post_only),
+            self_trade_prevention=row.self_trade_prevention,  # type: ignore[arg-type]
+            client_id=row.client_id,
+            trigger_price=row.trigger_price,
+            spec=spec,
+            last_price=last_price,
+        )
+    if row.kind == CommandKind.CANCEL:
+        return ec.CancelOrder(order_id=row.order_id, account_id=row.user_id)  # type: ignore[arg-type]
+    return ec.CancelAll(account_id=row.user_id, scope=SCOPES.get(row.scope or "all", CancelScope.ALL))
 
 
 def market_rebuild(market: Market) -> CachedMarket:
@@ -194,6 +283,9 @@ def market_rebuild(market: Market) -> CachedMarket:
         orders=tuple(row[3] for row in rows),
         triggers=tuple(triggers),
     )
+    ledger_accounts_preload(
+        owner_ids={row[3].account_id for row in rows}, asset_ids=(market.base_id, market.quote_id)
+    )
     cached = CachedMarket(market=market, spec=spec, engine=MatchingEngine.restore(snapshot))
     _books[market.pk] = cached
     return cached
@@ -223,6 +315,7 @@ def market_drain(market_id: int, *, max_seconds: float = 30.0) -> DrainReport:
     either visible to that last look, or its doorbell arrives after the lock is free).
     """
     report = DrainReport()
+    doorbell_answer(market_id=market_id)
     deadline = time.monotonic() + max_seconds
     while True:
         with market_lock(market_id) as acquired:
@@ -241,36 +334,45 @@ def market_drain(market_id: int, *, max_seconds: float = 30.0) -> DrainReport:
 
 
 def _drain_batch(market_id: int) -> list[int]:
-    state = MarketState.objects.filter(pk=market_id).only("last_applied_sequence").first()
-    if state is None:
-        return []
-    commands = list(
-        MarketCommand.objects.filter(market_id=market_id, sequence__gt=state.last_applied_sequence)
-        .select_related("order")
-        .order_by("sequence")[: settings.MATCHING_BATCH_SIZE]
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_applied_sequence FROM exchange_marketstate WHERE market_id = %s", [market_id]
+        )
+        state = cursor.fetchone()
+        if state is None:
+            return []
+        last_applied = state[0]
+        cursor.execute(_COMMANDS_SQL, [market_id, last_applied, settings.MATCHING_BATCH_SIZE])
+        commands = [CommandRow._make(row) for row in cursor.fetchall()]
     if not commands:
         return []
     cached = _books.get(market_id)
-    if cached is None or cached.engine.sequence != state.last_applied_sequence:
+    if cached is None or cached.engine.sequence != last_applied:
         market = Market.objects.select_related("base", "quote").get(pk=market_id)
         cached = market_rebuild(market)
     if commands[0].sequence != cached.engine.sequence + 1:
         raise RuntimeError(
             f"market {market_id}: command {commands[0].sequence} after {cached.engine.sequence}"
         )
+    engine, spec, market = cached.engine, cached.spec, cached.market
     try:
         with transaction.atomic(durable=True):
-            writer = BatchWriter(market=cached.market, spec=cached.spec)
+            ledger_accounts_preload(
+                owner_ids={command.user_id for command in commands},
+                asset_ids=(market.base_id, market.quote_id),
+            )
+            writer = BatchWriter(market=market, spec=spec)
+            record = writer.record
             for command in commands:
-                update_before = cached.engine.update_id
-                events = cached.engine.apply(engine_command(command, cached.spec, cached.engine))
-                writer.record(
-                    command,
+                update_before = engine.update_id
+                events = engine.apply(_row_command(command, spec, engine.last_price))
+                record(
+                    command.sequence,
+                    command.kind,
                     events,
-                    cached.engine.update_id if cached.engine.update_id != update_before else None,
+                    engine.update_id if engine.update_id != update_before else None,
                 )
-            writer.finish(cached.engine)
+            writer.finish(engine)
     except BaseException:
         # The in-memory book ran ahead of the database: throw it away and rebuild next time.
         _books.pop(market_id, None)

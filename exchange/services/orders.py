@@ -8,21 +8,24 @@ first, the market's `MarketState` row last, so the two never wait on each other 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import connection, models, transaction
 from django.utils import timezone
 
+from accounts.kyc_tiers import Product
 from accounts.models import User
+from accounts.services.access import access_require
 from compliance.services.screening import user_is_frozen
-from core.errors import Forbidden, InsufficientFunds, NotFound
+from core.errors import Forbidden, InsufficientFunds, InvalidQuantity, NotFound
 from exchange.models import (
     OPEN_STATUSES,
     AccountKind,
+    Asset,
     CommandKind,
-    EntryKind,
     Market,
     MarketCommand,
     MarketState,
@@ -32,7 +35,7 @@ from exchange.models import (
     Side,
 )
 from exchange.services.doorbell import command_done_wait, doorbell_ring_on_commit
-from exchange.services.ledger import Line, ledger_account_get, ledger_post
+from exchange.services.ledger_batch import ledger_account_id, ledger_account_ids_forget
 from exchange.services.order_request import InvalidOrder, OrderRequest, order_request_check
 
 
@@ -44,7 +47,7 @@ class Reservation:
 
 def _reservation(*, user: User, market: Market, request: OrderRequest) -> Reservation:
     """What the order must hold while open. Fees come out of what the trade pays the user, so
-    only the amount given up is held."""
+    only the amount given up is held. Raises InsufficientFunds, InvalidQuantity."""
     if request.side == Side.BID:
         asset = market.quote
         if request.order_type == OrderType.LIMIT:
@@ -54,32 +57,142 @@ def _reservation(*, user: User, market: Market, request: OrderRequest) -> Reserv
         else:
             # A market buy by quantity has no price: hold all available quote; the engine stops
             # before spending more, and the rest is released when the order ends.
-            amount = ledger_account_get(owner_id=user.pk, kind=AccountKind.AVAILABLE, asset=asset).balance
+            amount = _available(user_id=user.pk, asset=asset)
     else:
         asset = market.base
         if request.quantity is not None:
             amount = request.quantity
         else:
             # A market sell for a quote amount: hold all available base, sell until the quote is met.
-            amount = ledger_account_get(owner_id=user.pk, kind=AccountKind.AVAILABLE, asset=asset).balance
+            amount = _available(user_id=user.pk, asset=asset)
     if amount <= 0:
         raise InsufficientFunds(f"Insufficient {asset.symbol} available")
+    if amount != amount.quantize(asset.step):
+        raise InvalidQuantity(f"{asset.symbol} amounts have at most {asset.decimals} decimals")
     return Reservation(asset_id=asset.pk, amount=amount)
 
 
-def _next_order_id() -> int:
+def _available(*, user_id: int, asset: Asset) -> Decimal:
+    account_id = ledger_account_id(owner_id=user_id, kind=AccountKind.AVAILABLE, asset=asset)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence('exchange_order', 'id'))")
-        return int(cursor.fetchone()[0])
+        cursor.execute("SELECT balance FROM exchange_ledgeraccount WHERE id = %s", [account_id])
+        row = cursor.fetchone()
+    return row[0] if row is not None else Decimal(0)
 
 
-def _take_sequence(market: Market) -> int:
-    """The market's next command number, under the MarketState row lock until commit: commands
-    therefore commit in sequence order and the worker never skips a number that appears later."""
-    MarketState.objects.get_or_create(market=market)
-    state = MarketState.objects.select_for_update().only("next_sequence").get(market=market)
-    MarketState.objects.filter(pk=market.pk).update(next_sequence=F("next_sequence") + 1)
-    return state.next_sequence
+# The market's next command number. The MarketState row stays locked until commit, so commands
+# commit in sequence order and the worker never skips a number that appears later.
+_TAKE_SEQUENCE_SQL = (
+    "UPDATE exchange_marketstate SET next_sequence = next_sequence + 1 WHERE market_id = %s"
+    " RETURNING next_sequence - 1"
+)
+
+# The hold in one statement: a fresh order id, available -> locked guarded by `balance >= amount`
+# (re-checked by PostgreSQL on the locked row, so two racing orders cannot both spend the same
+# funds), and its journal entry and lines only if both balances moved. The lower account id is
+# updated first (the uncorrelated EXISTS runs it before the second row is touched): the ledger's
+# lock order, shared with the matching worker. Returns (order id, lines written, available seen).
+_HOLD_SQL = """WITH new_order AS (SELECT nextval(pg_get_serial_sequence('exchange_order', 'id')) AS id),
+first_moved AS (
+    UPDATE exchange_ledgeraccount AS t SET balance = t.balance + %(first_delta)s, updated_at = %(now)s
+     WHERE t.id = %(first)s AND t.owner_id = %(user)s AND t.asset_id = %(asset)s
+       AND t.balance + %(first_delta)s >= 0
+    RETURNING t.id, %(first_delta)s::numeric AS delta),
+second_moved AS (
+    UPDATE exchange_ledgeraccount AS t SET balance = t.balance + %(second_delta)s, updated_at = %(now)s
+     WHERE t.id = %(second)s AND t.owner_id = %(user)s AND t.asset_id = %(asset)s
+       AND t.balance + %(second_delta)s >= 0 AND EXISTS (SELECT 1 FROM first_moved)
+    RETURNING t.id, %(second_delta)s::numeric AS delta),
+moved AS (SELECT id, delta FROM first_moved UNION ALL SELECT id, delta FROM second_moved),
+entry AS (
+    INSERT INTO exchange_journalentry (kind, reference, memo, created_at)
+    SELECT 'hold', 'order:' || new_order.id, '', %(now)s FROM new_order WHERE (SELECT count(*) FROM moved) = 2
+    RETURNING id),
+lines AS (
+    INSERT INTO exchange_journalline (entry_id, account_id, asset_id, amount)
+    SELECT entry.id, moved.id, %(asset)s, moved.delta FROM entry, moved
+    RETURNING 1)
+SELECT (SELECT id FROM new_order), (SELECT count(*) FROM lines),
+       (SELECT balance FROM exchange_ledgeraccount WHERE id = %(available)s)"""
+
+
+class _HoldRefused(Exception):
+    """The guarded hold moved fewer than both balances: short of funds, or stale cached ids."""
+
+    def __init__(self, balance: Decimal | None) -> None:
+        self.balance = balance
+
+
+def _hold(*, user: User, asset: Asset, amount: Decimal, now: datetime) -> int:
+    """Move `amount` from available to locked; returns the new order's id. Raises _HoldRefused."""
+    available = ledger_account_id(owner_id=user.pk, kind=AccountKind.AVAILABLE, asset=asset)
+    locked = ledger_account_id(owner_id=user.pk, kind=AccountKind.LOCKED, asset=asset)
+    (first, first_delta), (second, second_delta) = sorted(((available, -amount), (locked, amount)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _HOLD_SQL,
+            {
+                "now": now,
+                "first": first,
+                "first_delta": first_delta,
+                "second": second,
+                "second_delta": second_delta,
+                "user": user.pk,
+                "asset": asset.pk,
+                "available": available,
+            },
+        )
+        order_id, lines, balance = cursor.fetchone()
+    if lines != 2:
+        raise _HoldRefused(balance)
+    return int(order_id)
+
+
+def _insert_sql(
+    model: type[models.Model], *, exclude: tuple[str, ...], computed: dict[str, str]
+) -> tuple[str, list[Any]]:
+    """`INSERT INTO table (columns) SELECT ...` for a model's concrete fields, with `computed`
+    columns given as SQL expressions; returns the SQL head and the fields that take parameters."""
+    fields = [f for f in model._meta.concrete_fields if f.column not in exclude]
+    values = [computed.get(f.column, "%s") for f in fields]
+    columns = ", ".join(f.column for f in fields)
+    params = [f for f in fields if f.column not in computed]
+    return f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {', '.join(values)}", params
+
+
+# The order and its place command, numbered with the market's next sequence, in one statement
+# (the MarketState row stays locked until commit, after the ledger rows: the lock order).
+_ORDER_INSERT, _ORDER_FIELDS = _insert_sql(Order, exclude=(), computed={"sequence": "seq.sequence"})
+_COMMAND_INSERT, _COMMAND_FIELDS = _insert_sql(
+    MarketCommand, exclude=("id",), computed={"sequence": "placed.sequence"}
+)
+_PLACE_SQL = f"""WITH seq AS ({_TAKE_SEQUENCE_SQL} AS sequence),
+placed AS ({_ORDER_INSERT} FROM seq RETURNING sequence)
+{_COMMAND_INSERT} FROM placed RETURNING sequence"""
+
+
+_SEQUENCED_COMMAND_INSERT, _ = _insert_sql(
+    MarketCommand, exclude=("id",), computed={"sequence": "seq.sequence"}
+)
+_COMMAND_SQL = f"""WITH seq AS ({_TAKE_SEQUENCE_SQL} AS sequence)
+{_SEQUENCED_COMMAND_INSERT} FROM seq RETURNING sequence"""
+
+
+def _command_store(command: MarketCommand) -> int:
+    """Store a cancel command with the market's next sequence number (one statement); returns it."""
+    params = [command.market_id, *_prepared(command, _COMMAND_FIELDS)]
+    with connection.cursor() as cursor:
+        cursor.execute(_COMMAND_SQL, params)
+        row = cursor.fetchone()
+        if row is None:  # the market's first command: no MarketState row yet
+            MarketState.objects.get_or_create(market_id=command.market_id)
+            cursor.execute(_COMMAND_SQL, params)
+            row = cursor.fetchone()
+    return int(row[0])
+
+
+def _prepared(instance: models.Model, fields: list[Any]) -> list[Any]:
+    return [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
 
 
 def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
@@ -89,30 +202,46 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
     is stored. Returns the order as the worker left it if it answered within the wait, else as
     accepted (status New or TriggerPending).
     """
+    access_require(user=user, product=Product.TRADE_SPOT, market=market)  # KYC tier and jurisdiction
     order_request_check(market=market, request=request)
     if user_is_frozen(user.pk):
         raise Forbidden("Account is frozen; contact support")
+    reservation = _reservation(user=user, market=market, request=request)
+    asset = market.quote if reservation.asset_id == market.quote_id else market.base
+    for attempt in range(2):
+        try:
+            order, sequence = _order_store(
+                user=user, market=market, request=request, asset=asset, reservation=reservation
+            )
+            break
+        except _HoldRefused as refused:
+            # Ids cached by this process that no longer match the database (a test database
+            # rebuilt under a long-lived process) look like a refused hold: look them up again once.
+            ledger_account_ids_forget(owner_id=user.pk)
+            if attempt or (refused.balance is not None and refused.balance < reservation.amount):
+                have = refused.balance if refused.balance is not None else Decimal(0)
+                raise InsufficientFunds(
+                    f"Insufficient available {asset.symbol}: have {have.normalize():f}, "
+                    f"need {reservation.amount.normalize():f}"
+                ) from None
+    if _wait(market=market, sequence=sequence):
+        # The worker answered: the order as it left it (one primary-key read).
+        order = Order.objects.get(pk=order.pk)
+        order.market = market
+    if order.expiry_reason == "PostOnlyTaker":
+        # As Backpack: a post-only order that would take is refused, not reported as placed.
+        raise InvalidOrder("Order would immediately match and take")
+    return order
+
+
+def _order_store(
+    *, user: User, market: Market, request: OrderRequest, asset: Asset, reservation: Reservation
+) -> tuple[Order, int]:
+    """Hold the funds, store the order and its place command; one transaction, two statements."""
     with transaction.atomic(durable=True):
-        reservation = _reservation(user=user, market=market, request=request)
-        order_id = _next_order_id()
-        asset = market.quote if reservation.asset_id == market.quote_id else market.base
-        ledger_post(
-            kind=EntryKind.HOLD,
-            lines=[
-                Line(
-                    ledger_account_get(owner_id=user.pk, kind=AccountKind.AVAILABLE, asset=asset),
-                    -reservation.amount,
-                ),
-                Line(
-                    ledger_account_get(owner_id=user.pk, kind=AccountKind.LOCKED, asset=asset),
-                    reservation.amount,
-                ),
-            ],
-            reference=f"order:{order_id}",
-        )
-        sequence = _take_sequence(market)
         now = timezone.now()
-        order = Order.objects.create(
+        order_id = _hold(user=user, asset=asset, amount=reservation.amount, now=now)
+        order = Order(
             id=order_id,
             market=market,
             user=user,
@@ -132,27 +261,32 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
             status=OrderStatus.TRIGGER_PENDING if request.is_trigger else OrderStatus.NEW,
             locked_asset_id=reservation.asset_id,
             locked_amount=reservation.amount,
-            sequence=sequence,
+            sequence=0,
             created_at=now,
             updated_at=now,
         )
         # The original hold travels with the command: a replay needs it after the order has spent it.
-        MarketCommand.objects.create(
+        command = MarketCommand(
             market=market,
-            sequence=sequence,
+            sequence=0,
             kind=CommandKind.PLACE,
             user=user,
             order=order,
             payload={"reserved": str(reservation.amount)},
             created_at=now,
         )
+        params = [market.pk, *_prepared(order, _ORDER_FIELDS), *_prepared(command, _COMMAND_FIELDS)]
+        with connection.cursor() as cursor:
+            cursor.execute(_PLACE_SQL, params)
+            row = cursor.fetchone()
+            if row is None:  # the market's first command: no MarketState row to number it yet
+                MarketState.objects.get_or_create(market=market)
+                cursor.execute(_PLACE_SQL, params)
+                row = cursor.fetchone()
+        order.sequence = int(row[0])
+        order._state.adding, order._state.db = False, connection.alias
         doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
-    _wait(market=market, sequence=sequence)
-    order = Order.objects.select_related("market__base", "market__quote").get(pk=order.pk)
-    if order.expiry_reason == "PostOnlyTaker":
-        # As Backpack: a post-only order that would take is refused, not reported as placed.
-        raise InvalidOrder("Order would immediately match and take")
-    return order
+    return order, order.sequence
 
 
 def order_find_open(*, user: User, market: Market, order_id: int | None, client_id: int | None) -> Order:
@@ -172,13 +306,16 @@ def order_cancel(*, user: User, market: Market, order_id: int | None, client_id:
     """Ask the worker to cancel one open order; returns it as the worker left it (Cancelled)."""
     with transaction.atomic(durable=True):
         order = order_find_open(user=user, market=market, order_id=order_id, client_id=client_id)
-        sequence = _take_sequence(market)
-        MarketCommand.objects.create(
-            market=market, sequence=sequence, kind=CommandKind.CANCEL, user=user, order=order
+        sequence = _command_store(
+            MarketCommand(
+                market=market, kind=CommandKind.CANCEL, user=user, order=order, created_at=timezone.now()
+            )
         )
         doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
-    _wait(market=market, sequence=sequence)
-    return Order.objects.select_related("market__base", "market__quote").get(pk=order.pk)
+    if _wait(market=market, sequence=sequence):
+        order = Order.objects.get(pk=order.pk)
+        order.market = market
+    return order
 
 
 def order_cancel_all(*, user: User, market: Market, scope: str = "all") -> list[Order]:
@@ -189,9 +326,14 @@ def order_cancel_all(*, user: User, market: Market, scope: str = "all") -> list[
                 "pk", flat=True
             )
         )
-        sequence = _take_sequence(market)
-        MarketCommand.objects.create(
-            market=market, sequence=sequence, kind=CommandKind.CANCEL_ALL, user=user, payload={"scope": scope}
+        sequence = _command_store(
+            MarketCommand(
+                market=market,
+                kind=CommandKind.CANCEL_ALL,
+                user=user,
+                payload={"scope": scope},
+                created_at=timezone.now(),
+            )
         )
         doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
     _wait(market=market, sequence=sequence)
@@ -203,7 +345,14 @@ def order_cancel_all(*, user: User, market: Market, scope: str = "all") -> list[
     )
 
 
-def _wait(*, market: Market, sequence: int) -> None:
+def _wait(*, market: Market, sequence: int) -> bool:
+    """True once the worker says the command is applied; False when it did not answer in time."""
     timeout = settings.ORDER_RESULT_WAIT_SECONDS
-    if timeout > 0:
-        command_done_wait(market_id=market.pk, sequence=sequence, timeout=timeout)
+    if timeout <= 0:
+        return False
+    if connection.pool is not None and not connection.in_atomic_block:
+        # Hand the pooled connection back while blocked on Redis: held, every waiting request
+        # keeps one of the pool's few connections for up to `timeout`, which caps the orders in
+        # flight per web process at the pool size (docs/PERFORMANCE.md, REST API).
+        connection.close()
+    return command_done_wait(market_id=market.pk, sequence=sequence, timeout=timeout)

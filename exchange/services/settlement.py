@@ -7,6 +7,10 @@ Spot settlement of a fill at price p for quantity q (quote = p x q):
 Fees are taken from what the trade pays, rounded up to the asset's precision (in the exchange's
 favour, as documented in docs/ARCHITECTURE.md). An order's unspent hold goes back to available
 when it ends.
+
+Speed (docs/PERFORMANCE.md, sequencer): a batch is a few statements whatever its size, and no
+Django model instance is built on this path. Rows are plain tuples, inserts go through COPY, the
+order rows through one `UPDATE ... FROM unnest(...)`, and ledger account ids are kept per process.
 """
 
 from __future__ import annotations
@@ -17,59 +21,41 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.utils import timezone
 
-from core.db_copy import copy_rows, update_from_rows
+from core.db_copy import copy_rows
 from core.money import quantise, render
 from exchange.engine import events as ev
 from exchange.engine.engine import MatchingEngine
 from exchange.engine.spec import MarketSpec
-from exchange.models import (
-    AccountKind,
-    CommandKind,
-    EntryKind,
-    Fill,
-    LedgerAccount,
-    Market,
-    MarketCommand,
-    MarketState,
-    Order,
-    OrderStatus,
-    OutboxEvent,
-    Side,
-)
+from exchange.models import AccountKind, Asset, CommandKind, EntryKind, Market, OrderStatus, Side
 from exchange.services.fees import fee_rates_for_user
-from exchange.services.ledger import ledger_account_get
-from exchange.services.ledger_batch import PendingEntry, ledger_post_many
+from exchange.services.ledger_batch import PendingEntry, ledger_account_id, ledger_post_many
 from exchange.services.outbox import outbox_notify
 
 FINAL_STATUSES = frozenset(
-    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.TRIGGER_FAILED}
+    {
+        OrderStatus.FILLED.value,
+        OrderStatus.CANCELLED.value,
+        OrderStatus.EXPIRED.value,
+        OrderStatus.TRIGGER_FAILED.value,
+    }
 )
+_AVAILABLE = AccountKind.AVAILABLE.value
+_LOCKED = AccountKind.LOCKED.value
+_FEES = AccountKind.FEES.value
+_BID = Side.BID.value
 
-# (owner id, kind, asset id) -> ledger account: accounts are never deleted, so a process may keep them.
-_accounts: dict[tuple[int, str, int], LedgerAccount] = {}
 _FEE_CACHE_SECONDS = 60.0
 _fees: dict[tuple[int, str], tuple[float, Decimal, Decimal]] = {}
 
 
-def _account(owner_id: int, kind: str, asset: Any) -> LedgerAccount:
-    key = (owner_id, kind, asset.pk)
-    account = _accounts.get(key)
-    if account is None:
-        account = _accounts[key] = ledger_account_get(owner_id=owner_id, kind=kind, asset=asset)
-    return account
-
-
-def _house(kind: str, asset: Any) -> LedgerAccount:
-    key = (0, kind, asset.pk)
-    account = _accounts.get(key)
-    if account is None:
-        account = _accounts[key] = ledger_account_get(owner_id=None, kind=kind, asset=asset)
-    return account
+def _account(owner_id: int, kind: str, asset: Asset) -> int:
+    """The account id of (owner, kind, asset); owner 0 is the house."""
+    return ledger_account_id(owner_id=owner_id or None, kind=kind, asset=asset)
 
 
 def _rates(user_id: int, market_type: str) -> tuple[Decimal, Decimal]:
@@ -83,7 +69,7 @@ def _rates(user_id: int, market_type: str) -> tuple[Decimal, Decimal]:
     return cached[1], cached[2]
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderChange:
     status: str | None = None
     executed_lots: int | None = None
@@ -92,14 +78,14 @@ class OrderChange:
     applied: bool = False
     priority: int | None = None
     triggered: bool = False
-    spent: Decimal = Decimal(0)
+    spent: Decimal = field(default_factory=Decimal)
 
 
 def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderEvent:
     """One `account.orderUpdate` event, rendered in `finish` once the order rows are loaded.
     Amounts in engine units (lots, notional units, ticks) as the engine reported them."""
@@ -114,8 +100,75 @@ class OrderEvent:
     fill: tuple[int, int, int, bool, Decimal, str] | None = None
 
 
+class OrderRow(NamedTuple):
+    """The columns of an order the batch needs, read (and locked) in `finish`."""
+
+    id: int
+    user_id: int
+    status: str
+    locked_amount: Decimal
+    locked_asset_id: int
+    priority: int | None
+    side: str
+    order_type: str
+    time_in_force: str
+    self_trade_prevention: str
+    reduce_only: bool
+    post_only: bool
+    client_id: int | None
+    quantity: Decimal | None
+    quote_quantity: Decimal | None
+    price: Decimal | None
+    trigger_price: Decimal | None
+    trigger_by: str
+    trigger_quantity: Decimal | None
+
+
+_ORDERS_LOCK_SQL = f"""SELECT {", ".join(OrderRow._fields)} FROM exchange_order
+ WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"""  # noqa: S608  (column names are constants)
+
+# Unchanged columns come as NULL and keep their value; `is_applied` only ever turns on. The
+# redundant `t.id = ANY(...)` lets the planner fetch the rows by primary key instead of hashing
+# the whole (ever growing) table against the batch.
+_ORDERS_UPDATE_SQL = """UPDATE exchange_order AS t SET
+   status = s.status,
+   executed_quantity = COALESCE(s.executed_quantity, t.executed_quantity),
+   executed_quote_quantity = COALESCE(s.executed_quote_quantity, t.executed_quote_quantity),
+   locked_amount = s.locked_amount,
+   expiry_reason = COALESCE(s.expiry_reason, t.expiry_reason),
+   is_applied = t.is_applied OR s.is_applied,
+   priority = s.priority,
+   triggered_at = CASE WHEN s.triggered THEN %s ELSE t.triggered_at END,
+   updated_at = %s
+ FROM unnest(%s::bigint[], %s::varchar[], %s::numeric[], %s::numeric[], %s::numeric[], %s::varchar[],
+             %s::boolean[], %s::bigint[], %s::boolean[])
+   AS s(id, status, executed_quantity, executed_quote_quantity, locked_amount, expiry_reason,
+        is_applied, priority, triggered)
+ WHERE t.id = s.id AND t.id = ANY(%s)"""
+
+
 # Balance buckets `account.balanceUpdate` carries (A, L, S), as GET /api/v1/capital shows them.
-_BALANCE_KINDS = {AccountKind.AVAILABLE: "A", AccountKind.LOCKED: "L", AccountKind.STAKED: "S"}
+_BALANCE_KINDS = {_AVAILABLE: "A", _LOCKED: "L", AccountKind.STAKED.value: "S"}
+
+FILL_COLUMNS = (
+    "market_id",
+    "trade_id",
+    "price",
+    "quantity",
+    "quote_quantity",
+    "taker_side",
+    "maker_order_id",
+    "taker_order_id",
+    "maker_user_id",
+    "taker_user_id",
+    "maker_fee",
+    "maker_fee_asset_id",
+    "taker_fee",
+    "taker_fee_asset_id",
+    "sequence",
+    "created_at",
+)
+OUTBOX_COLUMNS = ("stream", "user_id", "payload", "created_at")
 
 
 @dataclass
@@ -124,10 +177,13 @@ class BatchWriter:
     spec: MarketSpec
     now: datetime = field(default_factory=timezone.now)
     changes: dict[int, OrderChange] = field(default_factory=lambda: defaultdict(OrderChange))
-    fills: list[Fill] = field(default_factory=list)
+    # Rows in FILL_COLUMNS order.
+    fills: list[tuple[Any, ...]] = field(default_factory=list)
     entries: list[PendingEntry] = field(default_factory=list)
-    outbox: list[OutboxEvent] = field(default_factory=list)
-    results: list[MarketCommand] = field(default_factory=list)
+    # (stream, user id, payload)
+    outbox: list[tuple[str, int | None, dict[str, Any]]] = field(default_factory=list)
+    # (command sequence, result)
+    results: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     candle: dict[datetime, list[Any]] = field(default_factory=dict)
     # Private events: order updates in engine order, and the (user id, asset id) pairs whose
     # balances the batch moved (settlement, releases, and holds taken when the order was placed).
@@ -137,36 +193,42 @@ class BatchWriter:
     # its fills so far executed, so each taker fill carries its running status.
     accepted: dict[int, tuple[str, int]] = field(default_factory=dict)
     taker_running: dict[int, list[int]] = field(default_factory=dict)
+    micros: int = 0
 
-    def record(self, command: MarketCommand, events: list[Any], update_id: int | None) -> None:
+    def __post_init__(self) -> None:
+        self.micros = _micros(self.now)
+
+    def record(self, sequence: int, kind: str, events: list[Any], update_id: int | None) -> None:
+        """The rows one command's events call for; `kind` is its CommandKind."""
         asks: list[list[str]] = []
         bids: list[list[str]] = []
         cancelled: list[int] = []
         error: str | None = None
+        changes = self.changes
         for event in events:
-            kind = type(event)
-            if kind is ev.Fill:
-                self._fill(command, event)
-            elif kind is ev.LevelChanged:
+            event_type = type(event)
+            if event_type is ev.Fill:
+                self._fill(sequence, event)
+            elif event_type is ev.LevelChanged:
                 level = [
                     render(self.spec.ticks_to_price(event.price)),
                     render(self.spec.lots_to_quantity(event.total_lots)),
                 ]
-                (bids if event.side == Side.BID else asks).append(level)
-            elif kind is ev.OrderAccepted:
-                change = self.changes[event.order_id]
+                (bids if event.side == _BID else asks).append(level)
+            elif event_type is ev.OrderAccepted:
+                change = changes[event.order_id]
                 change.status, change.applied = str(event.status), True
                 change.executed_lots, change.executed_quote = event.executed_lots, event.executed_quote
                 if event.resting_lots and change.priority is None:
-                    change.priority = command.sequence
+                    change.priority = sequence
                 self.accepted[event.order_id] = (str(event.status), event.executed_lots)
                 self.taker_running[event.order_id] = [0, 0]
                 self.order_events.append(OrderEvent(event.order_id, "orderAccepted", OrderStatus.NEW, 0, 0))
-            elif kind is ev.OrderCancelled or kind is ev.OrderExpired:
-                change = self.changes[event.order_id]
+            elif event_type is ev.OrderCancelled or event_type is ev.OrderExpired:
+                change = changes[event.order_id]
                 change.status = str(event.status)
                 change.executed_lots, change.executed_quote = event.executed_lots, event.executed_quote
-                if kind is ev.OrderExpired:
+                if event_type is ev.OrderExpired:
                     change.expiry_reason = str(event.reason)
                     self.order_events.append(
                         OrderEvent(
@@ -189,102 +251,104 @@ class BatchWriter:
                             event.executed_quote,
                         )
                     )
-            elif kind is ev.TriggerPlaced:
-                change = self.changes[event.order_id]
+            elif event_type is ev.TriggerPlaced:
+                change = changes[event.order_id]
                 change.status, change.applied = OrderStatus.TRIGGER_PENDING, True
                 self.order_events.append(
                     OrderEvent(event.order_id, "triggerPlaced", OrderStatus.TRIGGER_PENDING, 0, 0)
                 )
-            elif kind is ev.OrderTriggered:
-                change = self.changes[event.order_id]
-                change.triggered, change.priority = True, command.sequence
-            elif kind is ev.CancelRejected:
+            elif event_type is ev.OrderTriggered:
+                change = changes[event.order_id]
+                change.triggered, change.priority = True, sequence
+            elif event_type is ev.CancelRejected:
                 error = "RESOURCE_NOT_FOUND"
-            elif kind is ev.OrderRejected:
-                change = self.changes[event.order_id]
+            elif event_type is ev.OrderRejected:
+                change = changes[event.order_id]
                 change.status, change.applied, change.expiry_reason = (
                     OrderStatus.EXPIRED,
                     True,
                     str(event.reason),
                 )
                 error = "INVALID_ORDER"
-        if command.kind == CommandKind.CANCEL_ALL or error is not None:
-            command.result = {"cancelled": cancelled} if error is None else {"error": error}
-            self.results.append(command)
+        if kind == CommandKind.CANCEL_ALL or error is not None:
+            self.results.append((sequence, {"cancelled": cancelled} if error is None else {"error": error}))
         if update_id is not None and (asks or bids):
-            micros = _micros(self.now)
+            symbol = self.market.symbol
             self.outbox.append(
-                OutboxEvent(
-                    stream=f"depth.{self.market.symbol}",
-                    payload={
+                (
+                    f"depth.{symbol}",
+                    None,
+                    {
                         "e": "depth",
-                        "E": micros,
-                        "T": micros,
-                        "s": self.market.symbol,
+                        "E": self.micros,
+                        "T": self.micros,
+                        "s": symbol,
                         "U": update_id,
                         "u": update_id,
                         "a": asks,
                         "b": bids,
                     },
-                    created_at=self.now,
                 )
             )
 
-    def _fill(self, command: MarketCommand, fill: ev.Fill) -> None:
+    def _fill(self, sequence: int, fill: ev.Fill) -> None:
         market, spec = self.market, self.spec
         price = spec.ticks_to_price(fill.price)
         quantity = spec.lots_to_quantity(fill.lots)
         quote = spec.units_to_quote(fill.price * fill.lots)
-        taker_is_buyer = fill.taker_side == Side.BID
-        buyer_id = fill.taker_account_id if taker_is_buyer else fill.maker_account_id
-        seller_id = fill.maker_account_id if taker_is_buyer else fill.taker_account_id
-        maker_rate, _ = _rates(fill.maker_account_id, market.market_type)
-        _, taker_rate = _rates(fill.taker_account_id, market.market_type)
+        taker_is_buyer = fill.taker_side == _BID
+        maker_id, taker_id = fill.maker_account_id, fill.taker_account_id
+        buyer_id, seller_id = (taker_id, maker_id) if taker_is_buyer else (maker_id, taker_id)
+        maker_rate, _ = _rates(maker_id, market.market_type)
+        _, taker_rate = _rates(taker_id, market.market_type)
         buyer_rate, seller_rate = (taker_rate, maker_rate) if taker_is_buyer else (maker_rate, taker_rate)
-        buyer_fee = quantise(quantity * buyer_rate, market.base.step, ROUND_UP) if buyer_rate else Decimal(0)
-        seller_fee = quantise(quote * seller_rate, market.quote.step, ROUND_UP) if seller_rate else Decimal(0)
-        entry = PendingEntry(kind=EntryKind.TRADE, reference=f"trade:{market.symbol}:{fill.trade_id}")
         base, quote_asset = market.base, market.quote
-        entry.add(_account(buyer_id, AccountKind.LOCKED, quote_asset), -quote)
-        entry.add(_account(seller_id, AccountKind.AVAILABLE, quote_asset), quote - seller_fee)
-        entry.add(_house(AccountKind.FEES, quote_asset), seller_fee)
-        entry.add(_account(seller_id, AccountKind.LOCKED, base), -quantity)
-        entry.add(_account(buyer_id, AccountKind.AVAILABLE, base), quantity - buyer_fee)
-        entry.add(_house(AccountKind.FEES, base), buyer_fee)
+        buyer_fee = quantise(quantity * buyer_rate, base.step, ROUND_UP) if buyer_rate else Decimal(0)
+        seller_fee = quantise(quote * seller_rate, quote_asset.step, ROUND_UP) if seller_rate else Decimal(0)
+        entry = PendingEntry(kind=EntryKind.TRADE, reference=f"trade:{market.symbol}:{fill.trade_id}")
+        base_id, quote_id = base.pk, quote_asset.pk
+        entry.add(_account(buyer_id, _LOCKED, quote_asset), quote_id, -quote)
+        entry.add(_account(seller_id, _AVAILABLE, quote_asset), quote_id, quote - seller_fee)
+        entry.add(_account(0, _FEES, quote_asset), quote_id, seller_fee)
+        entry.add(_account(seller_id, _LOCKED, base), base_id, -quantity)
+        entry.add(_account(buyer_id, _AVAILABLE, base), base_id, quantity - buyer_fee)
+        entry.add(_account(0, _FEES, base), base_id, buyer_fee)
         self.entries.append(entry)
+        maker_order_id, taker_order_id = fill.maker_order_id, fill.taker_order_id
         buyer_order, seller_order = (
-            (fill.taker_order_id, fill.maker_order_id)
-            if taker_is_buyer
-            else (fill.maker_order_id, fill.taker_order_id)
+            (taker_order_id, maker_order_id) if taker_is_buyer else (maker_order_id, taker_order_id)
         )
-        self.changes[buyer_order].spent += quote
-        self.changes[seller_order].spent += quantity
-        maker = self.changes[fill.maker_order_id]
+        changes = self.changes
+        changes[buyer_order].spent += quote
+        changes[seller_order].spent += quantity
+        maker = changes[maker_order_id]
         maker.status = str(fill.maker_status)
         maker.executed_lots, maker.executed_quote = fill.maker_executed_lots, fill.maker_executed_quote
         maker_fee, taker_fee = (seller_fee, buyer_fee) if taker_is_buyer else (buyer_fee, seller_fee)
         self._fill_events(fill, maker_fee, taker_fee)
-        self.touched.update(
-            (user_id, asset.pk) for user_id in (buyer_id, seller_id) for asset in (base, quote_asset)
-        )
+        touched = self.touched
+        touched.add((buyer_id, base_id))
+        touched.add((buyer_id, quote_id))
+        touched.add((seller_id, base_id))
+        touched.add((seller_id, quote_id))
         self.fills.append(
-            Fill(
-                market=market,
-                trade_id=fill.trade_id,
-                price=price,
-                quantity=quantity,
-                quote_quantity=quote,
-                taker_side=str(fill.taker_side),
-                maker_order_id=fill.maker_order_id,
-                taker_order_id=fill.taker_order_id,
-                maker_user_id=fill.maker_account_id,
-                taker_user_id=fill.taker_account_id,
-                maker_fee=maker_fee,
-                maker_fee_asset=quote_asset if taker_is_buyer else base,
-                taker_fee=taker_fee,
-                taker_fee_asset=base if taker_is_buyer else quote_asset,
-                sequence=command.sequence,
-                created_at=self.now,
+            (
+                market.pk,
+                fill.trade_id,
+                price,
+                quantity,
+                quote,
+                str(fill.taker_side),
+                maker_order_id,
+                taker_order_id,
+                maker_id,
+                taker_id,
+                maker_fee,
+                quote_id if taker_is_buyer else base_id,
+                taker_fee,
+                base_id if taker_is_buyer else quote_id,
+                sequence,
+                self.now,
             )
         )
         minute = self.now.replace(second=0, microsecond=0)
@@ -292,29 +356,31 @@ class BatchWriter:
         if candle is None:
             self.candle[minute] = [price, price, price, price, quantity, quote, 1]
         else:
-            candle[1] = max(candle[1], price)
-            candle[2] = min(candle[2], price)
+            if price > candle[1]:
+                candle[1] = price
+            if price < candle[2]:
+                candle[2] = price
             candle[3] = price
             candle[4] += quantity
             candle[5] += quote
             candle[6] += 1
-        micros = _micros(self.now)
+        symbol = market.symbol
         self.outbox.append(
-            OutboxEvent(
-                stream=f"trade.{market.symbol}",
-                payload={
+            (
+                f"trade.{symbol}",
+                None,
+                {
                     "e": "trade",
-                    "E": micros,
-                    "T": micros,
-                    "s": market.symbol,
+                    "E": self.micros,
+                    "T": self.micros,
+                    "s": symbol,
                     "p": render(price),
                     "q": render(quantity),
-                    "b": str(fill.buyer_order_id),
-                    "a": str(fill.seller_order_id),
+                    "b": str(buyer_order),
+                    "a": str(seller_order),
                     "t": fill.trade_id,
-                    "m": fill.maker_is_buyer,
+                    "m": not taker_is_buyer,
                 },
-                created_at=self.now,
             )
         )
 
@@ -322,7 +388,7 @@ class BatchWriter:
         """orderFill for both sides. The maker's state comes with the fill; the taker's is its
         running total, Filled on the fill that completes what its command executed."""
         base, quote = self.market.base.symbol, self.market.quote.symbol
-        maker_fee_asset, taker_fee_asset = (quote, base) if fill.taker_side == Side.BID else (base, quote)
+        maker_fee_asset, taker_fee_asset = (quote, base) if fill.taker_side == _BID else (base, quote)
         self.order_events.append(
             OrderEvent(
                 fill.maker_order_id,
@@ -353,111 +419,161 @@ class BatchWriter:
             )
         )
 
-    def _private_outbox(self, orders: dict[int, Order]) -> None:
+    def _private_outbox(self, orders: dict[int, OrderRow]) -> None:
         """account.orderUpdate and account.balanceUpdate rows (§8.4), after the ledger moved: the
         balances are read in this transaction, so they are the absolute values this batch left."""
-        market, spec, micros = self.market, self.spec, _micros(self.now)
+        market, spec, micros = self.market, self.spec, self.micros
+        symbol, outbox, touched = market.symbol, self.outbox, self.touched
+        statics: dict[int, dict[str, Any]] = {}
         for event in self.order_events:
-            order = orders[event.order_id]
+            order_id = event.order_id
+            order = orders[order_id]
             if event.name in ("orderAccepted", "triggerPlaced"):
-                self.touched.add((order.user_id, order.locked_asset_id))
-            self.outbox.append(
-                OutboxEvent(
-                    stream="account.orderUpdate",
-                    user_id=order.user_id,
-                    payload=_order_payload(order, event, spec, market.symbol, micros),
-                    created_at=self.now,
+                touched.add((order.user_id, order.locked_asset_id))
+            static = statics.get(order_id)
+            if static is None:
+                static = statics[order_id] = _order_static(order)
+            outbox.append(
+                (
+                    "account.orderUpdate",
+                    order.user_id,
+                    _order_payload(static, order_id, event, spec, symbol, micros),
                 )
             )
-        if not self.touched:
+        if not touched:
             return
         symbols = {market.base_id: market.base.symbol, market.quote_id: market.quote.symbol}
         balances: dict[tuple[int, int], dict[str, str]] = {
-            pair: {"A": "0", "L": "0", "S": "0"} for pair in self.touched if pair[1] in symbols
+            pair: {"A": "0", "L": "0", "S": "0"} for pair in touched if pair[1] in symbols
         }
-        rows = LedgerAccount.objects.filter(
-            owner_id__in={user_id for user_id, _ in balances},
-            asset_id__in={asset_id for _, asset_id in balances},
-            kind__in=list(_BALANCE_KINDS),
-        ).values_list("owner_id", "asset_id", "kind", "balance")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT owner_id, asset_id, kind, balance FROM exchange_ledgeraccount"
+                " WHERE owner_id = ANY(%s) AND asset_id = ANY(%s) AND kind = ANY(%s)",
+                [
+                    list({user_id for user_id, _ in balances}),
+                    list({asset_id for _, asset_id in balances}),
+                    list(_BALANCE_KINDS),
+                ],
+            )
+            rows = cursor.fetchall()
         for owner_id, asset_id, kind, balance in rows:
             bucket = balances.get((owner_id, asset_id))
             if bucket is not None:
                 bucket[_BALANCE_KINDS[kind]] = render(balance)
         for (user_id, asset_id), bucket in sorted(balances.items()):
-            self.outbox.append(
-                OutboxEvent(
-                    stream="account.balanceUpdate",
-                    user_id=user_id,
-                    payload={"e": "balanceUpdate", "E": micros, "a": symbols[asset_id], **bucket},
-                    created_at=self.now,
+            outbox.append(
+                (
+                    "account.balanceUpdate",
+                    user_id,
+                    {"e": "balanceUpdate", "E": micros, "a": symbols[asset_id], **bucket},
                 )
             )
 
-    def finish(self, engine: MatchingEngine) -> None:
-        orders = (
-            Order.objects.select_for_update(no_key=True).in_bulk(list(self.changes)) if self.changes else {}
-        )
-        releases = PendingEntry(
-            kind=EntryKind.RELEASE, reference=f"release:{self.market.symbol}:{engine.sequence}"
-        )
-        fields = {"status", "executed_quantity", "executed_quote_quantity", "locked_amount", "updated_at"}
-        spec = self.spec
+    def _orders_write(self, orders: dict[int, OrderRow], releases: PendingEntry) -> None:
+        """Each changed order's new state in one statement; a finished order's unspent hold goes
+        back to available (`releases`)."""
+        spec, market = self.spec, self.market
+        ids: list[int] = []
+        statuses: list[str] = []
+        executed: list[Decimal | None] = []
+        executed_quote: list[Decimal | None] = []
+        locked: list[Decimal] = []
+        reasons: list[str | None] = []
+        applied: list[bool] = []
+        priorities: list[int | None] = []
+        triggered: list[bool] = []
         for order_id, change in self.changes.items():
             order = orders[order_id]
-            if change.status is not None:
-                order.status = change.status
-            if change.executed_lots is not None:
-                order.executed_quantity = spec.lots_to_quantity(change.executed_lots)
-                order.executed_quote_quantity = spec.units_to_quote(change.executed_quote or 0)
-            if change.expiry_reason:
-                order.expiry_reason = change.expiry_reason
-                fields.add("expiry_reason")
-            if change.applied:
-                order.is_applied = True
-                fields.add("is_applied")
-            if change.priority is not None and (order.priority is None or change.triggered):
-                order.priority = change.priority
-                fields.add("priority")
-            if change.triggered:
-                order.triggered_at = self.now
-                fields.add("triggered_at")
-            order.locked_amount -= change.spent
-            if order.status in FINAL_STATUSES and order.locked_amount:
-                asset = (
-                    self.market.quote if order.locked_asset_id == self.market.quote_id else self.market.base
-                )
-                releases.add(_account(order.user_id, AccountKind.LOCKED, asset), -order.locked_amount)
-                releases.add(_account(order.user_id, AccountKind.AVAILABLE, asset), order.locked_amount)
+            status = order.status if change.status is None else str(change.status)
+            ids.append(order_id)
+            statuses.append(status)
+            if change.executed_lots is None:
+                executed.append(None)
+                executed_quote.append(None)
+            else:
+                executed.append(spec.lots_to_quantity(change.executed_lots))
+                executed_quote.append(spec.units_to_quote(change.executed_quote or 0))
+            reasons.append(change.expiry_reason or None)
+            applied.append(change.applied)
+            priority = order.priority
+            if change.priority is not None and (priority is None or change.triggered):
+                priority = change.priority
+            priorities.append(priority)
+            triggered.append(change.triggered)
+            remaining = order.locked_amount - change.spent
+            if remaining and status in FINAL_STATUSES:
+                asset = market.quote if order.locked_asset_id == market.quote_id else market.base
+                releases.add(_account(order.user_id, _LOCKED, asset), asset.pk, -remaining)
+                releases.add(_account(order.user_id, _AVAILABLE, asset), asset.pk, remaining)
                 self.touched.add((order.user_id, asset.pk))
-                order.locked_amount = Decimal(0)
-            order.updated_at = self.now
+                remaining = Decimal(0)
+            locked.append(remaining)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _ORDERS_UPDATE_SQL,
+                [
+                    self.now,
+                    self.now,
+                    ids,
+                    statuses,
+                    executed,
+                    executed_quote,
+                    locked,
+                    reasons,
+                    applied,
+                    priorities,
+                    triggered,
+                    ids,
+                ],
+            )
+
+    def finish(self, engine: MatchingEngine) -> None:
+        market, spec, now = self.market, self.spec, self.now
+        orders: dict[int, OrderRow] = {}
+        if self.changes:
+            with connection.cursor() as cursor:
+                cursor.execute(_ORDERS_LOCK_SQL, [list(self.changes)])
+                orders = {row[0]: OrderRow._make(row) for row in cursor.fetchall()}
+        releases = PendingEntry(
+            kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{engine.sequence}"
+        )
         if orders:
-            _orders_write(orders.values())
+            self._orders_write(orders, releases)
         ledger_post_many([*self.entries, releases])
         if self.order_events or self.touched:
             self._private_outbox(orders)
         if self.fills:
-            _fills_write(self.fills)
+            copy_rows("exchange_fill", FILL_COLUMNS, self.fills)
             self._upsert_candles()
         if self.outbox:
+            dumps = json.JSONEncoder(separators=(",", ":")).encode
             copy_rows(
                 "exchange_outboxevent",
-                ("stream", "user_id", "payload", "created_at"),
-                (
-                    (e.stream, e.user_id, json.dumps(e.payload, separators=(",", ":")), e.created_at)
-                    for e in self.outbox
-                ),
+                OUTBOX_COLUMNS,
+                ((stream, user_id, dumps(payload), now) for stream, user_id, payload in self.outbox),
             )
             outbox_notify()
-        if self.results:
-            MarketCommand.objects.bulk_update(self.results, ["result"])
-        MarketState.objects.filter(pk=self.market.pk).update(
-            last_applied_sequence=engine.sequence,
-            last_update_id=engine.update_id,
-            last_trade_id=engine.trade_id,
-            last_price=spec.ticks_to_price(engine.last_price) if engine.last_price is not None else None,
-        )
+        with connection.cursor() as cursor:
+            if self.results:
+                sequences = [sequence for sequence, _ in self.results]
+                cursor.execute(
+                    "UPDATE exchange_marketcommand AS c SET result = s.result::jsonb"
+                    " FROM unnest(%s::bigint[], %s::text[]) AS s(sequence, result)"
+                    " WHERE c.market_id = %s AND c.sequence = s.sequence AND c.sequence = ANY(%s)",
+                    [sequences, [json.dumps(result) for _, result in self.results], market.pk, sequences],
+                )
+            cursor.execute(
+                "UPDATE exchange_marketstate SET last_applied_sequence = %s, last_update_id = %s,"
+                " last_trade_id = %s, last_price = %s WHERE market_id = %s",
+                [
+                    engine.sequence,
+                    engine.update_id,
+                    engine.trade_id,
+                    spec.ticks_to_price(engine.last_price) if engine.last_price is not None else None,
+                    market.pk,
+                ],
+            )
 
     def _upsert_candles(self) -> None:  # one statement per minute touched: usually one
         with connection.cursor() as cursor:
@@ -476,22 +592,12 @@ class BatchWriter:
                 )
 
 
-def _order_payload(
-    order: Order, event: OrderEvent, spec: MarketSpec, symbol: str, micros: int
-) -> dict[str, Any]:
-    """An `account.orderUpdate` event (§8.4); optional fields only when the order has them."""
-    payload: dict[str, Any] = {
-        "e": event.name,
-        "E": micros,
-        "T": micros,
-        "s": symbol,
-        "i": str(order.pk),
+def _order_static(order: OrderRow) -> dict[str, Any]:
+    """The fields of an `account.orderUpdate` event that do not change while the order lives."""
+    static: dict[str, Any] = {
         "S": order.side,
         "o": order.order_type.upper(),
         "f": order.time_in_force,
-        "X": event.status,
-        "z": render(spec.lots_to_quantity(event.executed_lots)),
-        "Z": render(spec.units_to_quote(event.executed_quote)),
         "V": order.self_trade_prevention,
         "O": "USER",
         "r": order.reduce_only,
@@ -504,83 +610,38 @@ def _order_payload(
         "P": order.trigger_price,
         "B": order.trigger_by or None,
         "Y": order.trigger_quantity,
-        "R": event.reason or None,
     }
     for key, value in optional.items():
         if value is not None:
-            payload[key] = render(value) if isinstance(value, Decimal) else value
+            static[key] = render(value) if isinstance(value, Decimal) else value
     if order.post_only:
-        payload["y"] = True
+        static["y"] = True
+    return static
+
+
+def _order_payload(
+    static: dict[str, Any], order_id: int, event: OrderEvent, spec: MarketSpec, symbol: str, micros: int
+) -> dict[str, Any]:
+    """An `account.orderUpdate` event (§8.4); optional fields only when the order has them."""
+    payload: dict[str, Any] = {
+        "e": event.name,
+        "E": micros,
+        "T": micros,
+        "s": symbol,
+        "i": str(order_id),
+        "X": event.status,
+        "z": render(spec.lots_to_quantity(event.executed_lots)),
+        "Z": render(spec.units_to_quote(event.executed_quote)),
+        **static,
+    }
+    if event.reason:
+        payload["R"] = event.reason
     if event.fill is not None:
         trade_id, lots, price, is_maker, fee, fee_asset = event.fill
-        payload.update(
-            {
-                "t": trade_id,
-                "l": render(spec.lots_to_quantity(lots)),
-                "L": render(spec.ticks_to_price(price)),
-                "m": is_maker,
-                "n": render(fee),
-                "N": fee_asset,
-            }
-        )
+        payload["t"] = trade_id
+        payload["l"] = render(spec.lots_to_quantity(lots))
+        payload["L"] = render(spec.ticks_to_price(price))
+        payload["m"] = is_maker
+        payload["n"] = render(fee)
+        payload["N"] = fee_asset
     return payload
-
-
-ORDER_COLUMNS = (
-    ("status", "varchar"),
-    ("executed_quantity", "numeric"),
-    ("executed_quote_quantity", "numeric"),
-    ("locked_amount", "numeric"),
-    ("expiry_reason", "varchar"),
-    ("is_applied", "boolean"),
-    ("priority", "bigint"),
-    ("triggered_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
-)
-
-
-def _orders_write(orders: Any) -> None:
-    update_from_rows(
-        "exchange_order",
-        "id",
-        ORDER_COLUMNS,
-        (
-            (
-                o.pk,
-                o.status,
-                o.executed_quantity,
-                o.executed_quote_quantity,
-                o.locked_amount,
-                o.expiry_reason,
-                o.is_applied,
-                o.priority,
-                o.triggered_at,
-                o.updated_at,
-            )
-            for o in orders
-        ),
-    )
-
-
-FILL_COLUMNS = (
-    "market_id",
-    "trade_id",
-    "price",
-    "quantity",
-    "quote_quantity",
-    "taker_side",
-    "maker_order_id",
-    "taker_order_id",
-    "maker_user_id",
-    "taker_user_id",
-    "maker_fee",
-    "maker_fee_asset_id",
-    "taker_fee",
-    "taker_fee_asset_id",
-    "sequence",
-    "created_at",
-)
-
-
-def _fills_write(fills: list[Fill]) -> None:
-    copy_rows("exchange_fill", FILL_COLUMNS, ([getattr(f, c) for c in FILL_COLUMNS] for f in fills))

@@ -2,7 +2,16 @@
 
     requested --approve--> approved --sign--> signed --broadcast--> broadcast --confirm--> confirmed
         |                     |                 |
-        +---------------------+-----------------+--reject--> rejected / --fail--> failed
+        +--> held (above the four-eyes threshold) --first officer, second officer--> requested
+        |      |                                   (approved by two: the pipeline goes on)
+        +------------+--------+-----------------+--reject--> rejected / --fail--> failed
+
+Controls at request time (each refusal changes nothing, see `withdrawal_request`): the KYC tier
+allows withdrawals, 2FA is set up and the code is current, the tier's rolling 24-hour EUR limit,
+the destination is an address-book entry past its waiting period, a self-hosted destination above
+1,000 EUR has a proven owner, and the travel-rule record (IVMS101) is complete. At approval: the
+compliance gate (frozen account, blocked destination), then four-eyes above
+`WITHDRAWAL_FOUR_EYES_THRESHOLD_EUR`: two different officers, neither of them the requester.
 
 Ledger postings (one entry each, with an idempotency key per withdrawal and step):
 
@@ -24,16 +33,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from accounts.kyc_tiers import Product, tier_get
 from accounts.models import User
+from accounts.services.access import access_require
 from accounts.services.two_factor import INVALID_TWO_FACTOR_CODE, totp_device_verify, user_has_2fa
+from compliance.services.audit import audit_record
+from compliance.services.travel_rule import travel_rule_record_create
 from core.errors import (
     DomainError,
+    Forbidden,
     InsufficientFunds,
     InvalidAsset,
     InvalidQuantity,
@@ -47,16 +64,40 @@ from exchange.models import (
     AssetToken,
     EntryKind,
     LedgerAccount,
+    WalletOwnership,
     Withdrawal,
+    WithdrawalAddress,
     WithdrawalStatus,
 )
 from exchange.services.ledger import Line, house_account, ledger_account_get, ledger_post
+from exchange.services.valuation import asset_value_eur
+from exchange.services.withdrawal_addresses import (
+    withdrawal_address_add,
+    withdrawal_address_find,
+    withdrawal_address_usable_message,
+)
 
 logger = logging.getLogger(__name__)
 
 FINAL_STATUSES = frozenset({WithdrawalStatus.CONFIRMED, WithdrawalStatus.REJECTED, WithdrawalStatus.FAILED})
 # Before broadcast nothing has left the exchange, so the funds can still go back to the user.
-RELEASABLE_STATUSES = (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED, WithdrawalStatus.SIGNED)
+RELEASABLE_STATUSES = (
+    WithdrawalStatus.REQUESTED,
+    WithdrawalStatus.HELD,
+    WithdrawalStatus.APPROVED,
+    WithdrawalStatus.SIGNED,
+)
+# Withdrawals that count towards the rolling 24-hour limit: all but those whose funds came back.
+LIMIT_EXCLUDED_STATUSES = (WithdrawalStatus.REJECTED, WithdrawalStatus.FAILED)
+LIMIT_WINDOW = timedelta(hours=24)
+# Regulation (EU) 2023/1113 Art. 14(5): above this, control of a self-hosted address is assessed.
+SELF_HOSTED_PROOF_THRESHOLD_EUR = Decimal("1000")
+DEFAULT_FOUR_EYES_THRESHOLD_EUR = Decimal("10000")
+APPROVE_PERMISSION = "exchange.approve_withdrawal"
+TWO_FACTOR_REQUIRED = "TWO_FACTOR_REQUIRED"
+# pg_advisory_xact_lock(namespace, user id): one withdrawal request per user at a time, so two
+# concurrent requests cannot both fit under the daily limit. Namespaces: compliance/locks.py.
+WITHDRAWAL_LIMIT_NAMESPACE = 0x5A80
 # Withdrawal.quantity is DecimalField(38, 18): at most 20 integer digits.
 MAX_QUANTITY = Decimal(10) ** 20
 CLIENT_ID_MAX_LENGTH = Withdrawal._meta.get_field("client_id").max_length or 128
@@ -82,6 +123,23 @@ class WithdrawalAlreadyInState(WithdrawalStateError):
 # --- request ----------------------------------------------------------------------------------
 
 
+def four_eyes_threshold_eur() -> Decimal:
+    """Above this EUR value a withdrawal waits for two officers (setting, a Decimal or string)."""
+    return Decimal(
+        str(getattr(settings, "WITHDRAWAL_FOUR_EYES_THRESHOLD_EUR", DEFAULT_FOUR_EYES_THRESHOLD_EUR))
+    )
+
+
+def withdrawal_used_today_eur(*, user: User) -> Decimal:
+    """EUR value of the user's withdrawals in the last 24 hours, except rejected and failed ones."""
+    used = (
+        Withdrawal.objects.filter(user=user, created_at__gte=timezone.now() - LIMIT_WINDOW)
+        .exclude(status__in=LIMIT_EXCLUDED_STATUSES)
+        .aggregate(total=Sum("value_eur"))["total"]
+    )
+    return used if used is not None else Decimal(0)
+
+
 def withdrawal_request(
     *,
     user: User,
@@ -95,15 +153,25 @@ def withdrawal_request(
     """Lock `quantity` plus the token's withdrawal fee and record the withdrawal as requested.
 
     `blockchain` is matched case-insensitively (`solana` is `Solana`). The user pays the fee on
-    top: `quantity` is what the address receives. With a confirmed TOTP device the user must give
-    a current code. After commit the withdrawal is queued for processing.
+    top: `quantity` is what the address receives. Every withdrawal needs a confirmed TOTP device
+    and a current code. After commit the withdrawal is queued for processing.
+
+    The destination must be in the user's address book and past its waiting period. An address
+    not in the book is added to it (self-hosted, as the API cannot say otherwise) once the code
+    is checked, and the request is refused with the time it becomes usable: Backpack's API has no
+    address-book calls, so this is how an API client registers one (with a zero waiting period
+    the same request goes on).
 
     Raises InvalidAsset (unknown asset, no token on the chain, withdrawals disabled), InvalidRequest
-    (unsupported chain, implausible address, clientId too long), InvalidQuantity (not positive,
-    finer than the asset's precision, below the minimum or above the maximum withdrawal),
-    InvalidRequest with code INVALID_TWO_FACTOR_CODE (code missing, wrong, reused or throttled) and
-    InsufficientFunds (available balance below quantity + fee). On any of them nothing changes,
-    except that a wrong two-factor code counts towards the throttle.
+    (unsupported chain, implausible address, clientId too long, no EUR price, address in its
+    waiting period or for another asset, a VASP entry without beneficiary, no proof of control of
+    a self-hosted address above 1,000 EUR, incomplete travel-rule data), InvalidQuantity (not
+    positive, finer than the asset's precision, below the minimum or above the maximum
+    withdrawal, above the tier's daily EUR limit), Forbidden (the KYC tier or the country of
+    residence does not allow withdrawals), InvalidRequest with code TWO_FACTOR_REQUIRED (no confirmed device) or
+    INVALID_TWO_FACTOR_CODE (code missing, wrong, reused or throttled) and InsufficientFunds. On any
+    of them nothing changes, except that a wrong two-factor code counts towards the throttle and
+    an address new to the book stays in it.
     """
     token = _withdrawable_token(asset_symbol=asset_symbol, blockchain=blockchain)
     asset = token.asset
@@ -116,6 +184,13 @@ def withdrawal_request(
     client_id = str(client_id)
     if len(client_id) > CLIENT_ID_MAX_LENGTH:
         raise InvalidRequest(f"clientId is at most {CLIENT_ID_MAX_LENGTH} characters")
+    _check_tier(user)
+    if not user_has_2fa(user):
+        raise InvalidRequest(
+            "Withdrawals need two-factor authentication: set up an authenticator app under "
+            "Account > Security, then try again",
+            code=TWO_FACTOR_REQUIRED,
+        )
     total = quantity + token.withdrawal_fee
     # An early, unlocked look so an obvious shortfall does not use up the user's two-factor code;
     # the posting below re-checks under the row lock.
@@ -125,10 +200,31 @@ def withdrawal_request(
             f"Insufficient available {asset.symbol}: have {available.normalize():f}, "
             f"need {total.normalize():f} (including a fee of {token.withdrawal_fee.normalize():f})"
         )
+    value_eur = asset_value_eur(asset=asset, quantity=quantity)
+    if value_eur is None:
+        raise InvalidRequest(f"{asset.symbol} has no EUR price yet: withdrawals of it cannot be checked")
+    _check_daily_limit(user=user, value_eur=value_eur, used_eur=withdrawal_used_today_eur(user=user))
+    entry = withdrawal_address_find(user=user, blockchain=token.blockchain, address=address)
+    if entry is not None:
+        _check_entry(entry=entry, asset=asset, value_eur=value_eur)
     # Outside the transaction: a wrong code's failure count must be committed, not rolled back with
     # the refusal, or the throttle would never engage.
     _check_two_factor(user=user, token=two_factor_token)
+    if entry is None:
+        with transaction.atomic(durable=True):
+            entry = withdrawal_address_add(
+                user=user,
+                blockchain=token.blockchain,
+                address=address,
+                ownership=WalletOwnership.SELF_HOSTED,
+                label="added by a withdrawal request",
+            )
+        _check_entry(entry=entry, asset=asset, value_eur=value_eur)
     with transaction.atomic(durable=True):
+        # Under the per-user lock the limit is checked again: a concurrent request has committed.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [WITHDRAWAL_LIMIT_NAMESPACE, user.pk])
+        _check_daily_limit(user=user, value_eur=value_eur, used_eur=withdrawal_used_today_eur(user=user))
         withdrawal = Withdrawal.objects.create(
             user=user,
             asset=asset,
@@ -138,6 +234,8 @@ def withdrawal_request(
             quantity=quantity,
             fee=token.withdrawal_fee,
             status=WithdrawalStatus.REQUESTED,
+            value_eur=value_eur,
+            address_entry=entry,
         )
         hold = ledger_post(
             kind=EntryKind.HOLD,
@@ -151,11 +249,46 @@ def withdrawal_request(
         )
         Withdrawal.objects.filter(pk=withdrawal.pk).update(hold_entry=hold)
         withdrawal.hold_entry = hold
+        travel_rule_record_create(withdrawal=withdrawal, entry=entry)
         withdrawal_id = withdrawal.pk
         # robust: the withdrawal is committed whatever the broker does; the sweep
         # (`manage.py process_withdrawals`) picks up any that were not queued.
         transaction.on_commit(lambda: _process_later(withdrawal_id), robust=True)
     return withdrawal
+
+
+def _check_tier(user: User) -> None:
+    # The one gate for KYC tier and jurisdiction (accounts.services.access).
+    access_require(user=user, product=Product.WITHDRAW)
+
+
+def _check_daily_limit(*, user: User, value_eur: Decimal, used_eur: Decimal) -> None:
+    limit = tier_get(user.kyc_level).daily_withdrawal_limit_eur
+    if limit is not None and used_eur + value_eur > limit:
+        raise InvalidQuantity(
+            f"Daily withdrawal limit exceeded: {limit:,.2f} EUR per 24 hours for your verification "
+            f"level; {used_eur:,.2f} EUR used, this withdrawal is worth {value_eur:,.2f} EUR"
+        )
+
+
+def _check_entry(*, entry: WithdrawalAddress, asset: Asset, value_eur: Decimal) -> None:
+    waiting = withdrawal_address_usable_message(entry, now=timezone.now())
+    if waiting is not None:
+        raise InvalidRequest(waiting)
+    if entry.asset_id is not None and entry.asset_id != asset.pk:
+        raise InvalidRequest(f"Address {entry.address} is in your address book for another asset")
+    if entry.ownership == WalletOwnership.VASP and not (entry.vasp_name and entry.beneficiary_name):
+        raise InvalidRequest("The address book entry needs the provider's and the beneficiary's name")
+    if (
+        entry.ownership == WalletOwnership.SELF_HOSTED
+        and value_eur > SELF_HOSTED_PROOF_THRESHOLD_EUR
+        and not entry.is_proven
+    ):
+        raise InvalidRequest(
+            f"This withdrawal is worth {value_eur:,.2f} EUR: above 1,000 EUR to a self-hosted wallet "
+            f"you must first prove you control {entry.address} (a Satoshi test: send the small "
+            "amount we give you from that address to your deposit address)"
+        )
 
 
 def _process_later(withdrawal_id: int) -> None:
@@ -251,11 +384,114 @@ def withdrawal_approve(*, withdrawal_id: int) -> Withdrawal:
     if reasons:
         return withdrawal_reject(withdrawal_id=withdrawal_id, reason="; ".join(reasons))
     with transaction.atomic(durable=True):
+        if withdrawal_needs_four_eyes(withdrawal) and withdrawal.second_approved_by_id is None:
+            held = _move(
+                withdrawal_id=withdrawal_id,
+                sources=[WithdrawalStatus.REQUESTED],
+                target=WithdrawalStatus.HELD,
+            )
+            audit_record(
+                actor=None,
+                action="withdrawal.hold",
+                target=held,
+                before={"status": WithdrawalStatus.REQUESTED},
+                after={
+                    "status": WithdrawalStatus.HELD,
+                    "value_eur": held.value_eur,
+                    "threshold_eur": four_eyes_threshold_eur(),
+                },
+            )
+            return held
         return _move(
             withdrawal_id=withdrawal_id,
             sources=[WithdrawalStatus.REQUESTED],
             target=WithdrawalStatus.APPROVED,
         )
+
+
+def withdrawal_needs_four_eyes(withdrawal: Withdrawal) -> bool:
+    """Above the threshold, or of unknown value (a withdrawal from before valuation existed)."""
+    return withdrawal.value_eur is None or withdrawal.value_eur > four_eyes_threshold_eur()
+
+
+def _check_approver(*, officer: User, withdrawal: Withdrawal) -> None:
+    if not officer.is_active or not officer.is_staff or not officer.has_perm(APPROVE_PERMISSION):
+        raise Forbidden("Only compliance officers may approve or reject held withdrawals")
+    if officer.pk == withdrawal.user_id:
+        raise Forbidden("Nobody may approve or reject their own withdrawal")
+
+
+def withdrawal_officer_approve(*, withdrawal_id: int, officer: User) -> Withdrawal:
+    """One officer's approval of a held withdrawal: the first is recorded; the second, by another
+    officer, sends it back to the pipeline (requested, approved by two), which re-runs the
+    compliance gate and carries on. Each approval is audited.
+
+    Raises NotFound, Forbidden (not an officer with exchange.approve_withdrawal, the requester,
+    or the officer who gave the first approval), WithdrawalStateError (not held, or another
+    officer's approval landed at the same time); nothing changes then.
+    """
+    withdrawal = _get(withdrawal_id)
+    _check_approver(officer=officer, withdrawal=withdrawal)
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        if withdrawal.first_approved_by_id is None:
+            # Compare-and-set on the approval slot: two officers approving at once cannot both be
+            # "first", which would let the second approval come from either of them.
+            changed = Withdrawal.objects.filter(
+                pk=withdrawal_id, status=WithdrawalStatus.HELD, first_approved_by__isnull=True
+            ).update(first_approved_by=officer, first_approved_at=now, updated_at=now)
+            step, after = "withdrawal.approve_first", {"first_approved_by": officer.pk}
+        else:
+            if withdrawal.first_approved_by_id == officer.pk:
+                raise Forbidden("A second, different officer must give the second approval")
+            changed = Withdrawal.objects.filter(
+                pk=withdrawal_id,
+                status=WithdrawalStatus.HELD,
+                first_approved_by=withdrawal.first_approved_by_id,
+                second_approved_by__isnull=True,
+            ).update(
+                second_approved_by=officer,
+                second_approved_at=now,
+                status=WithdrawalStatus.REQUESTED,
+                updated_at=now,
+            )
+            step = "withdrawal.approve_second"
+            after = {"second_approved_by": officer.pk, "status": WithdrawalStatus.REQUESTED}
+        if changed != 1:
+            current = _get(withdrawal_id)
+            if current.status != WithdrawalStatus.HELD:
+                raise _state_error(current, WithdrawalStatus.APPROVED)
+            raise WithdrawalStateError(
+                f"Withdrawal {withdrawal_id} was approved by another officer meanwhile: reload it",
+                withdrawal=current,
+            )
+        updated = _get(withdrawal_id)
+        audit_record(
+            actor=officer,
+            action=step,
+            target=updated,
+            before={"status": WithdrawalStatus.HELD, "first_approved_by": withdrawal.first_approved_by_id},
+            after=after,
+        )
+        if updated.status == WithdrawalStatus.REQUESTED:
+            transaction.on_commit(lambda: _process_later(withdrawal_id), robust=True)
+        return updated
+
+
+def withdrawal_officer_reject(*, withdrawal_id: int, officer: User, reason: str) -> Withdrawal:
+    """An officer rejects a held withdrawal (or one not yet sent): funds go back, audited.
+
+    Raises InvalidRequest (empty reason), NotFound, Forbidden (as withdrawal_officer_approve),
+    WithdrawalAlreadyInState, WithdrawalStateError.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise InvalidRequest("A rejection needs a reason")
+    withdrawal = _get(withdrawal_id)
+    _check_approver(officer=officer, withdrawal=withdrawal)
+    return _release(
+        withdrawal_id=withdrawal_id, target=WithdrawalStatus.REJECTED, reason=reason, actor=officer
+    )
 
 
 def withdrawal_sign(*, withdrawal_id: int) -> Withdrawal:
@@ -317,8 +553,9 @@ def withdrawal_confirm(*, withdrawal_id: int) -> Withdrawal:
 
 
 def withdrawal_reject(*, withdrawal_id: int, reason: str) -> Withdrawal:
-    """requested/approved/signed -> rejected (a compliance or staff decision); releases quantity +
-    fee to available. Raises NotFound, WithdrawalAlreadyInState, WithdrawalStateError."""
+    """requested/held/approved/signed -> rejected (a compliance decision of the pipeline; officers use
+    withdrawal_officer_reject); releases quantity + fee to available, audited. Raises NotFound,
+    WithdrawalAlreadyInState, WithdrawalStateError."""
     return _release(withdrawal_id=withdrawal_id, target=WithdrawalStatus.REJECTED, reason=reason)
 
 
@@ -344,6 +581,8 @@ def withdrawal_advance(*, withdrawal_id: int, chain: WithdrawalSender) -> Withdr
         if status in FINAL_STATUSES:
             return withdrawal
         try:
+            if status == WithdrawalStatus.HELD:
+                return withdrawal  # waits for two officers (withdrawal_officer_approve)
             if status == WithdrawalStatus.REQUESTED:
                 withdrawal_approve(withdrawal_id=withdrawal_id)
             elif status == WithdrawalStatus.APPROVED:
@@ -366,14 +605,25 @@ def withdrawal_advance(*, withdrawal_id: int, chain: WithdrawalSender) -> Withdr
     return _get(withdrawal_id)
 
 
-def _release(*, withdrawal_id: int, target: WithdrawalStatus, reason: str) -> Withdrawal:
+def _release(
+    *, withdrawal_id: int, target: WithdrawalStatus, reason: str, actor: User | None = None
+) -> Withdrawal:
     with transaction.atomic(durable=True):
+        before = _get(withdrawal_id).status
         withdrawal = _move(
             withdrawal_id=withdrawal_id,
             sources=RELEASABLE_STATUSES,
             target=target,
             reason=reason[:REASON_MAX_LENGTH],
         )
+        if actor is not None or target == WithdrawalStatus.REJECTED:
+            audit_record(
+                actor=actor,
+                action=f"withdrawal.{'reject' if target == WithdrawalStatus.REJECTED else 'fail'}",
+                target=withdrawal,
+                before={"status": before},
+                after={"status": target, "reason": reason[:REASON_MAX_LENGTH]},
+            )
         asset = withdrawal.asset
         total = withdrawal.quantity + withdrawal.fee
         ledger_post(

@@ -10,6 +10,7 @@ from accounts.models import ApiKey, KycLevel, User
 from accounts.services.api_keys import api_key_create
 from accounts.services.users import user_create
 from core.errors import InvalidRequest
+from tests.fixtures.staff import staff_login
 
 SIGNUP_PASSWORD = "correct-horse-battery-9"
 
@@ -277,16 +278,17 @@ def test_stylesheet_is_served(client, db):
 # --- admin ------------------------------------------------------------------------------------------
 
 
-def test_admin_login_page_renders(client, db):
-    response = client.get("/admin/login/")
+def test_admin_login_goes_through_the_login_with_two_factor(client, db):
+    # The back office has no login form of its own: staff use /login/ (password, then the code).
+    response = client.get("/admin/login/", follow=True)
 
-    assert response.status_code == 200
-    assert 'name="username"' in response.content.decode()
+    assert response.redirect_chain == [("/login/?next=%2Fadmin%2F", 302)]
+    assert 'name="password"' in response.content.decode()
 
 
 def test_staff_can_see_the_user_and_api_key_changelists(client, officer, alice, mallory):
     alices_key, _ = api_key_create(user=alice, label="alice bot")
-    client.force_login(officer)
+    staff_login(client, officer)
 
     users = client.get(reverse("admin:accounts_user_changelist"))
     keys = client.get(reverse("admin:accounts_apikey_changelist"))
@@ -305,7 +307,7 @@ def test_staff_can_see_the_user_and_api_key_changelists(client, officer, alice, 
 def test_staff_admin_search_finds_keys_by_email(client, officer, alice, mallory):
     alices_key, _ = api_key_create(user=alice)
     api_key_create(user=mallory)
-    client.force_login(officer)
+    staff_login(client, officer)
 
     response = client.get(reverse("admin:accounts_apikey_changelist"), {"q": "alice@"})
 
@@ -314,7 +316,7 @@ def test_staff_admin_search_finds_keys_by_email(client, officer, alice, mallory)
 
 def test_admin_cannot_add_or_delete_api_keys(client, superuser, alice):
     api_key, _ = api_key_create(user=alice)
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     assert client.get(reverse("admin:accounts_apikey_add")).status_code == 403
     assert (
@@ -328,7 +330,7 @@ def test_admin_action_revokes_the_selected_keys(client, superuser, alice, mallor
     first, _ = api_key_create(user=alice)
     second, _ = api_key_create(user=mallory)
     untouched, _ = api_key_create(user=alice)
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     response = client.post(
         reverse("admin:accounts_apikey_changelist"),
@@ -346,7 +348,7 @@ def test_admin_action_revokes_the_selected_keys(client, superuser, alice, mallor
 
 
 def test_admin_add_user_goes_through_the_service(client, superuser):
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     response = client.post(
         reverse("admin:accounts_user_add"),
@@ -361,7 +363,7 @@ def test_admin_add_user_goes_through_the_service(client, superuser):
 
 
 def test_admin_add_user_refuses_a_taken_email(client, superuser, alice):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     before = user_rows()
 
     response = client.post(
@@ -377,7 +379,7 @@ def test_admin_add_user_refuses_a_taken_email(client, superuser, alice):
 
 
 def test_admin_user_change_form_keeps_the_kyc_level_read_only(client, superuser, bob):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     url = reverse("admin:accounts_user_change", args=[bob.pk])
 
     page = client.get(url)

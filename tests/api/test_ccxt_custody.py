@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import ccxt
 import pytest
+from django_otp.oath import totp
 
 from exchange.chain.addresses import base58_encode
 
@@ -39,9 +40,34 @@ def usdc(exchange: ccxt.backpack) -> tuple[Decimal, Decimal, Decimal]:
     return tuple(Decimal(str(balance[key] or 0)) for key in ("free", "used", "total"))  # type: ignore[return-value]
 
 
+# alice's authenticator secret (hex), so the test can compute her codes as her app would.
+TOTP_KEY = hashlib.sha256(b"ccxt custody alice authenticator").hexdigest()[:40]
+
+# Operator-side setup on the live server: a confirmed authenticator (every withdrawal needs a code)
+# and DESTINATION in alice's address book, added a day ago so its waiting period is over.
+SETUP = """
+from datetime import timedelta
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from accounts.models import User
+from exchange.models import WithdrawalAddress
+from exchange.services.withdrawal_addresses import withdrawal_address_add
+user = User.objects.get(email="ccxt-custody-alice@example.com")
+TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True, key="{key}")
+entry = withdrawal_address_add(user=user, blockchain="Solana", address="{address}", ownership="self_hosted")
+WithdrawalAddress.objects.filter(pk=entry.pk).update(usable_from=timezone.now() - timedelta(seconds=1))
+"""
+
+
 @pytest.fixture(scope="module")
 def alice(satchel_server):
-    return satchel_server.create_account("ccxt-custody-alice@example.com", "USDC=100")
+    account = satchel_server.create_account("ccxt-custody-alice@example.com", "USDC=100")
+    satchel_server.manage("shell", "-c", SETUP.format(key=TOTP_KEY, address=DESTINATION))
+    return account
+
+
+def two_factor_code() -> str:
+    return f"{totp(bytes.fromhex(TOTP_KEY)):06d}"
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +111,12 @@ def test_withdraw_moves_exactly_amount_plus_fee_and_shows_in_history(satchel_ser
     exchange = client(satchel_server, alice)
     free, used, total = usdc(exchange)
 
-    requested = exchange.withdraw("USDC", 10, DESTINATION, params={"network": "SOL", "tag": "memo-42"})
+    requested = exchange.withdraw(
+        "USDC",
+        10,
+        DESTINATION,
+        params={"network": "SOL", "tag": "memo-42", "twoFactorToken": two_factor_code()},
+    )
 
     assert (requested["status"], requested["amount"], requested["currency"]) == ("pending", 10.0, "USDC")
     assert (requested["addressTo"], requested["network"], requested["txid"]) == (DESTINATION, "SOL", None)

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from compliance.models import Alert, AlertStatus, AuditEntry, ComplianceFlag
 from compliance.services.screening import user_is_frozen, user_screen
+from tests.fixtures.staff import staff_login
 
 MODELS = ["alert", "watchlistentry", "auditentry", "complianceflag", "screeningprofile"]
 
@@ -33,7 +34,7 @@ def changelist(model: str) -> str:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_superuser_sees_every_changelist(client, superuser, alert, model):
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     response = client.get(changelist(model))
 
@@ -41,7 +42,7 @@ def test_superuser_sees_every_changelist(client, superuser, alert, model):
 
 
 def test_changelists_filter_and_search(client, superuser, alert):
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     assert (
         "Zvyagorsky"
@@ -52,7 +53,7 @@ def test_changelists_filter_and_search(client, superuser, alert):
 
 
 def test_nothing_can_be_added_changed_or_deleted_by_hand(client, superuser, alert):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     entry = AuditEntry.objects.first()
 
     for model in MODELS:
@@ -64,7 +65,7 @@ def test_nothing_can_be_added_changed_or_deleted_by_hand(client, superuser, aler
 
 
 def test_an_officer_confirms_from_the_list(client, carol, alert, alice):
-    client.force_login(carol)
+    staff_login(client, carol)
 
     response = client.post(
         changelist("alert"), {"action": "confirm_selected", ACTION_CHECKBOX_NAME: [alert.pk]}
@@ -77,7 +78,7 @@ def test_an_officer_confirms_from_the_list(client, carol, alert, alice):
 
 
 def test_an_officer_dismisses_with_a_reason(client, carol, alert):
-    client.force_login(carol)
+    staff_login(client, carol)
     selected = {"action": "dismiss_selected", ACTION_CHECKBOX_NAME: [alert.pk]}
 
     page = client.post(changelist("alert"), selected)
@@ -100,7 +101,7 @@ def test_an_officer_dismisses_with_a_reason(client, carol, alert):
 
 
 def test_an_officer_unfreezes_with_a_reason(client, carol, alert, alice):
-    client.force_login(carol)
+    staff_login(client, carol)
     client.post(changelist("alert"), {"action": "confirm_selected", ACTION_CHECKBOX_NAME: [alert.pk]})
     flag = ComplianceFlag.objects.get(user=alice)
 
@@ -124,7 +125,7 @@ def test_staff_without_the_permission_cannot_decide(client, superuser, alert):
 
     clerk = User.objects.create_user("clerk@example.com", "clerk-password-1", is_staff=True)
     clerk.user_permissions.add(Permission.objects.get(codename="view_alert"))
-    client.force_login(clerk)
+    staff_login(client, clerk)
     audit = AuditEntry.objects.count()
 
     listing = client.get(changelist("alert"))

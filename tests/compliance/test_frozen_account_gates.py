@@ -14,12 +14,14 @@ from exchange.services.deposits import deposit_credit
 from exchange.services.order_request import OrderRequest
 from exchange.services.orders import order_place
 from exchange.services.withdrawals import withdrawal_approve, withdrawal_request
+from tests.fixtures.staff import staff_device, totp_code
 
 
 @pytest.mark.django_db
 def test_frozen_account_cannot_trade_or_withdraw(demo_markets, alice, carol, settings):
     settings.ORDER_RESULT_WAIT_SECONDS = 0
     market = Market.objects.select_related("base", "quote").get(symbol="SOL_USDC")
+    settings.WITHDRAWAL_ADDRESS_WAITING_PERIOD = 0
     deposit_credit(user_id=alice.pk, asset=market.quote, quantity=Decimal("500"), source="administrator")
     withdrawal = withdrawal_request(
         user=alice,
@@ -27,6 +29,7 @@ def test_frozen_account_cannot_trade_or_withdraw(demo_markets, alice, carol, set
         blockchain="Solana",
         address="9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM",
         quantity=Decimal("10"),
+        two_factor_token=totp_code(staff_device(alice)),  # every withdrawal needs a code
     )
     account_freeze(user=alice, officer=carol, reason="confirmed sanctions hit")
     before = balances_for_user(user_id=alice.pk)

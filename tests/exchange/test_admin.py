@@ -15,6 +15,7 @@ from exchange.models import AccountKind, Deposit, JournalEntry, JournalLine, Led
 from exchange.services.deposits import deposit_credit
 from exchange.services.ledger import ledger_account_get
 from exchange.services.ledger_check import ledger_check
+from tests.fixtures.staff import staff_login
 
 CREDIT_URL = "admin:exchange_deposit_credit"
 
@@ -72,7 +73,7 @@ def state() -> tuple[dict[int, Decimal], int, int, int]:
 
 @pytest.mark.parametrize("model", ["asset", "market", "ledgeraccount", "journalentry", "deposit"])
 def test_superuser_sees_every_changelist(client, superuser, ledger_with_a_deposit, model):
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     response = client.get(reverse(f"admin:exchange_{model}_changelist"))
 
@@ -80,7 +81,7 @@ def test_superuser_sees_every_changelist(client, superuser, ledger_with_a_deposi
 
 
 def test_ledger_pages_filter_search_and_show_lines(client, superuser, ledger_with_a_deposit, alice):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     account = ledger_account_get(
         owner_id=alice.pk, kind=AccountKind.AVAILABLE, asset=ledger_with_a_deposit.asset
     )
@@ -99,7 +100,7 @@ def test_ledger_pages_filter_search_and_show_lines(client, superuser, ledger_wit
 
 
 def test_config_pages_are_editable(client, superuser, demo_markets):
-    client.force_login(superuser)
+    staff_login(client, superuser)
 
     asset = client.get(reverse("admin:exchange_asset_change", args=[demo_markets["USDC"].pk]))
     market = client.get(reverse("admin:exchange_market_changelist"))
@@ -112,7 +113,7 @@ def test_config_pages_are_editable(client, superuser, demo_markets):
 
 
 def test_ledger_account_admin_refuses_add_change_and_delete(client, superuser, ledger_with_a_deposit, alice):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     account = ledger_account_get(
         owner_id=alice.pk, kind=AccountKind.AVAILABLE, asset=ledger_with_a_deposit.asset
     )
@@ -133,7 +134,7 @@ def test_ledger_account_admin_refuses_add_change_and_delete(client, superuser, l
 
 
 def test_journal_and_deposit_admins_are_read_only(client, superuser, ledger_with_a_deposit):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     before = state()
 
     responses = [
@@ -158,16 +159,16 @@ def test_deposit_changelist_links_the_credit_form_for_those_who_may_credit(
     changelist = reverse("admin:exchange_deposit_changelist")
     link = f'href="{reverse(CREDIT_URL)}"'.encode()
 
-    client.force_login(superuser)
+    staff_login(client, superuser)
     assert link in client.get(changelist).content
-    client.force_login(clerk)
+    staff_login(client, clerk)
     response = client.get(changelist)
     assert response.status_code == 200
     assert link not in response.content
 
 
 def test_staff_credit_posts_one_entry_and_updates_the_balance(client, treasurer, demo_markets, alice):
-    client.force_login(treasurer)
+    staff_login(client, treasurer)
     usdc = demo_markets["USDC"]
     assert client.get(reverse(CREDIT_URL)).status_code == 200
     entries_before = JournalEntry.objects.count()
@@ -205,7 +206,7 @@ def test_staff_credit_posts_one_entry_and_updates_the_balance(client, treasurer,
 
 
 def test_staff_without_the_permission_gets_403_and_nothing_changes(client, clerk, demo_markets, alice):
-    client.force_login(clerk)
+    staff_login(client, clerk)
     before = state()
 
     shown = client.get(reverse(CREDIT_URL))
@@ -249,7 +250,7 @@ def test_non_staff_are_sent_to_the_admin_login(client, alice, demo_markets):
 def test_refused_credit_shows_the_error_and_changes_nothing(
     client, superuser, demo_markets, alice, form, field, message
 ):
-    client.force_login(superuser)
+    staff_login(client, superuser)
     before = state()
     data = {"email": "alice@example.com", "asset": demo_markets["BTC"].pk, "memo": "goodwill", **form}
 

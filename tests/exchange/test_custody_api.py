@@ -78,14 +78,27 @@ def clock():
 
 
 @pytest.fixture
-def as_alice(client, alice, demo_markets, clock) -> Signer:
+def as_alice(client, alice, demo_markets, clock, settings) -> Signer:
+    """alice with 100 USDC, an authenticator (every withdrawal needs a code) and no waiting period
+    for new addresses (the address-book rules: tests/compliance/test_withdrawal_controls.py)."""
+    settings.WITHDRAWAL_ADDRESS_WAITING_PERIOD = 0
+    TOTPDevice.objects.create(user=alice, name="Authenticator app", confirmed=True)
     deposit_credit(user_id=alice.pk, asset=demo_markets["USDC"], quantity=Decimal("100"), source="solana")
     return Signer(client, alice)
 
 
 @pytest.fixture
 def as_mallory(client, mallory, demo_markets, clock) -> Signer:
+    TOTPDevice.objects.create(user=mallory, name="Authenticator app", confirmed=True)
     return Signer(client, mallory)
+
+
+def fresh_code(user) -> str:
+    """A current code of the user's authenticator; time stands still here, and a code is accepted
+    once per 30-second step, so the step is marked unused first."""
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
+    return f"{totp(device.bin_key):06d}"
 
 
 def snapshot() -> tuple[object, ...]:
@@ -310,7 +323,9 @@ def usdc(user) -> tuple[Decimal, Decimal]:
 
 def test_withdraw_locks_the_funds_and_answers_one_withdrawal(as_alice, alice):
     response = as_alice.post(
-        WITHDRAWALS_URL, "withdraw", withdraw_body(blockchain="solana", clientId="memo-7")
+        WITHDRAWALS_URL,
+        "withdraw",
+        withdraw_body(blockchain="solana", clientId="memo-7", twoFactorToken=fresh_code(alice)),
     )
 
     withdrawal = Withdrawal.objects.get()
@@ -321,8 +336,14 @@ def test_withdraw_locks_the_funds_and_answers_one_withdrawal(as_alice, alice):
     assert usdc(alice) == (Decimal(89), Decimal(11))
 
 
-def test_withdraw_accepts_an_integer_client_id_and_false_flags(as_alice):
-    body = withdraw_body(clientId=123, autoBorrow=False, autoLendRedeem=False, recipientInformation=None)
+def test_withdraw_accepts_an_integer_client_id_and_false_flags(as_alice, alice):
+    body = withdraw_body(
+        clientId=123,
+        autoBorrow=False,
+        autoLendRedeem=False,
+        recipientInformation=None,
+        twoFactorToken=fresh_code(alice),
+    )
 
     response = as_alice.post(WITHDRAWALS_URL, "withdraw", body)
 
@@ -331,9 +352,15 @@ def test_withdraw_accepts_an_integer_client_id_and_false_flags(as_alice):
 
 
 def test_withdrawal_history_after_processing(as_alice, as_mallory, alice, clock):
-    first = as_alice.post(WITHDRAWALS_URL, "withdraw", withdraw_body(clientId="a")).json()
+    first = as_alice.post(
+        WITHDRAWALS_URL, "withdraw", withdraw_body(clientId="a", twoFactorToken=fresh_code(alice))
+    ).json()
     clock.move_to(T0 + timedelta(minutes=5))
-    second = as_alice.post(WITHDRAWALS_URL, "withdraw", withdraw_body(quantity="2.5", clientId="b")).json()
+    second = as_alice.post(
+        WITHDRAWALS_URL,
+        "withdraw",
+        withdraw_body(quantity="2.5", clientId="b", twoFactorToken=fresh_code(alice)),
+    ).json()
     withdrawal_process(first["id"])
     confirmed = Withdrawal.objects.get(pk=first["id"])
 
@@ -370,7 +397,9 @@ def test_withdrawal_history_after_processing(as_alice, as_mallory, alice, clock)
 def test_a_rejected_withdrawal_shows_as_declined(as_alice, alice):
     from exchange.services.withdrawals import withdrawal_reject
 
-    created = as_alice.post(WITHDRAWALS_URL, "withdraw", withdraw_body()).json()
+    created = as_alice.post(
+        WITHDRAWALS_URL, "withdraw", withdraw_body(twoFactorToken=fresh_code(alice))
+    ).json()
     withdrawal_reject(withdrawal_id=created["id"], reason="compliance")
 
     listed = as_alice.get(WITHDRAWALS_URL, "withdrawalQueryAll").json()
@@ -416,8 +445,19 @@ def test_bad_withdrawals_are_refused_with_the_right_code_and_change_nothing(as_a
     assert snapshot() == before
 
 
-def test_two_factor_code_is_required_over_the_api_when_enabled(as_alice, alice, clock):
-    device = TOTPDevice.objects.create(user=alice, name="Authenticator app", confirmed=True)
+def test_withdrawals_need_an_authenticator_over_the_api(as_alice, alice):
+    TOTPDevice.objects.filter(user=alice).delete()
+    before = snapshot()
+
+    response = as_alice.post(WITHDRAWALS_URL, "withdraw", withdraw_body(twoFactorToken="123456"))
+
+    assert error(response) == (400, "TWO_FACTOR_REQUIRED")
+    assert "two-factor authentication" in response.json()["message"]
+    assert snapshot() == before
+
+
+def test_two_factor_code_is_required_over_the_api(as_alice, alice, clock):
+    device = TOTPDevice.objects.get(user=alice)
     before = snapshot()
 
     missing = as_alice.post(WITHDRAWALS_URL, "withdraw", withdraw_body())

@@ -13,6 +13,7 @@ import exchange.admin_fees  # noqa: F401 (registers FeeTierAdmin, as exchange/ad
 from exchange.models import FeeTier, Market, MarketType, Side
 from exchange.services.fees import fee_rates_for_user, fee_tiers_seed_defaults, volume_30d_for_user
 from tests.factories.trading import market_get, trade_make
+from tests.fixtures.staff import staff_login
 
 NOW = datetime(2025, 7, 27, 12, 0, tzinfo=UTC)
 D = Decimal
@@ -184,7 +185,7 @@ def test_rates_drop_back_when_old_volume_leaves_the_window(tiers, sol, alice, bo
 def staff_client(client, db):
     from accounts.models import User
 
-    client.force_login(User.objects.create_superuser("root@example.com", "root-password-1"))
+    staff_login(client, User.objects.create_superuser("root@example.com", "root-password-1"))
     return client
 
 

@@ -65,8 +65,10 @@ def clock():
 
 
 @pytest.fixture
-def funded(demo_markets, alice, clock):
-    """alice with 100 USDC available (USDC on Solana: fee 1, minimum 2)."""
+def funded(demo_markets, alice, alice_device, clock, settings):
+    """alice with 100 USDC available (USDC on Solana: fee 1, minimum 2), an authenticator, and no
+    waiting period for new addresses (the address-book rules: tests/compliance)."""
+    settings.WITHDRAWAL_ADDRESS_WAITING_PERIOD = 0
     deposit_credit(user_id=alice.pk, asset=demo_markets["USDC"], quantity=Decimal("100"), source="solana")
     return demo_markets
 
@@ -111,6 +113,11 @@ def request(user, **overrides: object) -> Withdrawal:
         "quantity": Decimal("10"),
     }
     arguments.update(overrides)
+    if "two_factor_token" not in overrides:
+        # Time stands still in these tests, and a code is accepted once per 30-second step.
+        device = TOTPDevice.objects.get(user=user, confirmed=True)
+        TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1)
+        arguments["two_factor_token"] = code(device)
     return withdrawal_request(**arguments)  # type: ignore[arg-type]
 
 
@@ -302,7 +309,9 @@ def test_maximum_and_disabled_withdrawals_are_refused(funded, alice):
 
 @pytest.fixture
 def alice_device(alice):
-    return TOTPDevice.objects.create(user=alice, name="Authenticator app", confirmed=True)
+    return TOTPDevice.objects.get_or_create(
+        user=alice, confirmed=True, defaults={"name": "Authenticator app"}
+    )[0]
 
 
 def code(device: TOTPDevice, offset: int = 0) -> str:
@@ -335,10 +344,17 @@ def test_a_current_code_lets_the_withdrawal_through_once(funded, alice, alice_de
     assert Withdrawal.objects.count() == 1
 
 
-def test_unconfirmed_device_does_not_ask_for_a_code(funded, alice):
+def test_without_a_confirmed_device_withdrawals_are_refused(funded, alice):
+    TOTPDevice.objects.filter(user=alice).delete()
     TOTPDevice.objects.create(user=alice, name="Authenticator app", confirmed=False)
+    before = snapshot()
 
-    assert request(alice).status == WithdrawalStatus.REQUESTED
+    with pytest.raises(InvalidRequest) as refused:
+        request(alice, two_factor_token="123456")
+
+    assert refused.value.code == "TWO_FACTOR_REQUIRED"
+    assert "set up an authenticator app" in refused.value.message
+    assert snapshot() == before
 
 
 # --- the pipeline -----------------------------------------------------------------------------
@@ -641,10 +657,12 @@ def test_a_lost_race_is_picked_up_from_the_winners_state(funded, alice, monkeypa
     assert_ledger_ok()
 
 
-def test_process_withdrawals_command_sweeps_every_unfinished_one(funded, alice, bob, capsys):
-    deposit_credit(user_id=bob.pk, asset=funded["USDC"], quantity=Decimal("50"), source="solana")
+def test_process_withdrawals_command_sweeps_every_unfinished_one(funded, alice, mallory, capsys):
+    # mallory: another verified customer with an authenticator (only verified customers withdraw).
+    TOTPDevice.objects.create(user=mallory, name="Authenticator app", confirmed=True)
+    deposit_credit(user_id=mallory.pk, asset=funded["USDC"], quantity=Decimal("50"), source="solana")
     first = request(alice, quantity=Decimal("10"))
-    second = request(bob, quantity=Decimal("20"))
+    second = request(mallory, quantity=Decimal("20"))
     third = request(alice, quantity=Decimal("5"))
     withdrawal_reject(withdrawal_id=third.pk, reason="no")
     advance_to(second, WithdrawalStatus.SIGNED)
@@ -658,7 +676,10 @@ def test_process_withdrawals_command_sweeps_every_unfinished_one(funded, alice, 
         third.pk: "rejected",
     }
     assert (house("USDC", "external"), house("USDC", "fees")) == (Decimal(-120), Decimal(2))
-    assert (balance(bob, "USDC", "available"), balance(bob, "USDC", "locked")) == (Decimal(29), Decimal(0))
+    assert (balance(mallory, "USDC", "available"), balance(mallory, "USDC", "locked")) == (
+        Decimal(29),
+        Decimal(0),
+    )
     assert_ledger_ok()
     call_command("process_withdrawals")
     assert capsys.readouterr().out.strip() == "processed withdrawals: nothing to do"

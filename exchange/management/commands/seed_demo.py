@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import KycLevel, User
+from accounts.services.kyc_demo import DEMO_APPLICANT, kyc_demo_seed
 from accounts.services.users import user_create
 from exchange.models import Asset
 from exchange.services.demo import demo_seed_markets
@@ -50,10 +51,13 @@ class Command(BaseCommand):
             # Read access to everything in the back office; the roles get their exact rights in issue 5.
             group.permissions.add(*Permission.objects.filter(codename__startswith="view_"))
             officer.groups.add(group)
+        # After the transaction above: the KYC services own their (durable) transactions.
+        kyc_demo_seed(trader=trader)
         self.stdout.write(
             "Demo logins:\n"
             f"  trader             {DEMO_TRADER[0]} / {DEMO_TRADER[1]}\n"
-            f"  compliance officer {DEMO_OFFICER[0]} / {DEMO_OFFICER[1]}  (admin: /admin/)"
+            f"  compliance officer {DEMO_OFFICER[0]} / {DEMO_OFFICER[1]}  (admin: /admin/)\n"
+            f"  KYC applicant      {DEMO_APPLICANT[0]} / {DEMO_APPLICANT[1]}  (a case waits for review)"
         )
 
     def _user(self, login: tuple[str, str], **extra: Any) -> User:

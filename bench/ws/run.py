@@ -1,0 +1,359 @@
+"""WebSocket fan-out benchmark: N subscribers on one market's `depth` and `trade` streams while
+orders flow through REST.
+
+    .venv/bin/python bench/ws/run.py [--subscribers 100 --subscribers 1000] [--rate 10] [--seconds 20]
+
+Starts its own Satchel node (web, matching and general workers, outbox publisher) on a fresh
+database of the embedded PostgreSQL under var/bench, as bench/api/run.py does. For each N it opens
+N sockets, subscribes each to `depth.SOL_USDC` and `trade.SOL_USDC`, then offers limit orders at a
+fixed rate (open loop), alternately a resting bid and an ask that fills it, so every order makes a
+depth event and every second one a trade.
+
+Latency is the receive time at the client minus the event's `E`, which the matching worker stamps
+when it opens the batch transaction: an upper bound on commit-to-client, since it also counts the
+batch's own writes and commit. Both clocks are this machine's wall clock. Also reported: frames/s
+received over all sockets, missing deliveries (events some socket never got), depth sequence gaps,
+duplicates, and the client process's own CPU share (a saturated client inflates the figures).
+Final line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+PYTHON = sys.executable
+SYMBOL = "SOL_USDC"
+STREAMS = [f"depth.{SYMBOL}", f"trade.{SYMBOL}"]
+CONNECT_CONCURRENCY = 50
+DRAIN_SECONDS = 3.0  # after the last order, for events still on their way
+DATABASE = "satchel_ws_bench"
+REDIS_DB = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Subscriber:
+    depth_last: int | None = None
+    received: set[tuple[str, int]] = field(default_factory=set)
+    gaps: int = 0
+    duplicates: int = 0
+    closed_early: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Tally:
+    """What every subscriber saw of events stamped after `since_micros` (the warm-up frames and
+    anything older are not measured)."""
+
+    since_micros: int
+    latencies_us: list[int] = field(default_factory=list)
+    frames: int = 0
+
+
+async def _subscribe(url: str, subscriber: Subscriber, tally: Tally, stop: asyncio.Event) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        async with connect(url, ping_interval=None, max_queue=None, open_timeout=60) as ws:
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "params": STREAMS}))
+            receiving = asyncio.ensure_future(_receive(ws, subscriber, tally))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if receiving.done():
+                subscriber.closed_early = True
+                receiving.result()
+            receiving.cancel()
+            stopping.cancel()
+    except (OSError, ConnectionClosed, TimeoutError):
+        subscriber.closed_early = True
+        subscriber.ready.set()
+
+
+async def _receive(ws: Any, subscriber: Subscriber, tally: Tally) -> None:
+    async for raw in ws:
+        received_at = time.time_ns() // 1000
+        frame = json.loads(raw)
+        data = frame.get("data")
+        if data is None:
+            raise AssertionError(f"unexpected frame {raw!r:.200}")
+        kind = data["e"]
+        if kind == "depth":
+            if data["U"] == data["u"] and data["a"] == data["b"] == []:
+                subscriber.ready.set()  # the warm-up frames right after SUBSCRIBE, all alike
+                subscriber.depth_last = data["u"]
+                continue
+            last = subscriber.depth_last
+            if last is not None:
+                if data["u"] <= last:
+                    subscriber.duplicates += 1
+                    continue
+                if data["U"] > last + 1:
+                    subscriber.gaps += 1
+            subscriber.depth_last = data["u"]
+            key = ("depth", data["u"])
+        else:
+            key = ("trade", data["t"])
+        if data["E"] >= tally.since_micros and key not in subscriber.received:
+            subscriber.received.add(key)
+            tally.frames += 1
+            tally.latencies_us.append(received_at - data["E"])
+
+
+def _signed_headers(account: dict[str, str], instruction: str, body: dict[str, str]) -> dict[str, str]:
+    from accounts.signing import sign
+
+    timestamp = str(time.time_ns() // 1_000_000)
+    pairs = "&".join(f"{k}={v}" for k, v in sorted(body.items()))
+    message = f"instruction={instruction}&{pairs}&timestamp={timestamp}&window=60000"
+    return {
+        "X-API-Key": account["api_key"],
+        "X-Signature": sign(account["api_secret"], message),
+        "X-Timestamp": timestamp,
+        "X-Window": "60000",
+        "Content-Type": "application/json",
+    }
+
+
+async def _order_flow(
+    http_url: str, maker: dict[str, str], taker: dict[str, str], rate: float, seconds: float
+) -> dict[str, int]:
+    """Open loop: order n is sent at n/rate seconds whatever happened to the earlier ones."""
+    import aiohttp
+
+    outcomes: dict[str, int] = {}
+
+    async def place(session: aiohttp.ClientSession, n: int) -> None:
+        # Pairs at one price: the bid rests, the ask fills it (or rests and the next bid fills it).
+        price = f"{100 + (n // 2) % 7}.00"
+        account, side = (maker, "Bid") if n % 2 == 0 else (taker, "Ask")
+        body = {"orderType": "Limit", "price": price, "quantity": "0.10", "side": side, "symbol": SYMBOL}
+        try:
+            async with session.post(
+                f"{http_url}/api/v1/order",
+                data=json.dumps(body),
+                headers=_signed_headers(account, "orderExecute", body),
+            ) as response:
+                key = str(response.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            key = type(exc).__name__
+        outcomes[key] = outcomes.get(key, 0) + 1
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        tasks: list[asyncio.Task[None]] = []
+        started = time.perf_counter()
+        n = 0
+        while (elapsed := time.perf_counter() - started) < seconds:
+            while n < int(elapsed * rate):
+                tasks.append(asyncio.create_task(place(session, n)))
+                n += 1
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*tasks)
+    return outcomes
+
+
+def _percentile(sorted_values: list[int], fraction: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index] / 1000
+
+
+async def _measure(
+    http_url: str, subscribers_count: int, maker: dict, taker: dict, rate: float, seconds: float
+) -> dict[str, Any]:
+    ws_url = http_url.replace("http://", "ws://") + "/"
+    stop = asyncio.Event()
+    tally = Tally(since_micros=2**62)
+    subscribers = [Subscriber() for _ in range(subscribers_count)]
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def start(subscriber: Subscriber) -> asyncio.Task[None]:
+        async with gate:
+            task = asyncio.create_task(_subscribe(ws_url, subscriber, tally, stop))
+            await asyncio.wait_for(subscriber.ready.wait(), 60)
+            return task
+
+    connect_started = time.perf_counter()
+    tasks = await asyncio.gather(*(start(s) for s in subscribers))
+    connect_seconds = time.perf_counter() - connect_started
+    await asyncio.sleep(1.0)
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    tally.since_micros = time.time_ns() // 1000
+    flow_started = time.perf_counter()
+    outcomes = await _order_flow(http_url, maker, taker, rate, seconds)
+    await asyncio.sleep(DRAIN_SECONDS)
+    elapsed = time.perf_counter() - flow_started
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    stop.set()
+    await asyncio.gather(*tasks)
+
+    events = set().union(*(s.received for s in subscribers))
+    latencies = sorted(tally.latencies_us)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return {
+        "subscribers": subscribers_count,
+        "orders_offered_per_second": rate,
+        "orders": outcomes,
+        "events": len(events),
+        "deliveries": tally.frames,
+        "missing_deliveries": len(events) * subscribers_count - tally.frames,
+        "depth_gaps": sum(s.gaps for s in subscribers),
+        "duplicates": sum(s.duplicates for s in subscribers),
+        "sockets_closed_early": sum(s.closed_early for s in subscribers),
+        "frames_per_second": round(tally.frames / elapsed, 1),
+        "latency_ms_p50": _percentile(latencies, 0.50),
+        "latency_ms_p90": _percentile(latencies, 0.90),
+        "latency_ms_p99": _percentile(latencies, 0.99),
+        "latency_ms_max": _percentile(latencies, 1.0),
+        "latency_ms_mean": round(statistics.fmean(latencies) / 1000, 1) if latencies else 0.0,
+        "connect_seconds": round(connect_seconds, 1),
+        "client_cpu_percent": round(100 * cpu / elapsed),
+    }
+
+
+def _start_node() -> tuple[str, list[subprocess.Popen[bytes]], list[dict[str, str]], str]:
+    """Fresh database, migrated and seeded, two funded API accounts, the node's processes."""
+    from config import services
+
+    urls = services.acquire()
+    import psycopg
+
+    base = urls.database_url.rsplit("/", 1)[0]
+    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{base}/{DATABASE}",
+        "REDIS_URL": urls.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}",
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "PORT": str(port),
+    }
+
+    def manage(*command: str) -> str:
+        return subprocess.run(
+            [PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        ).stdout
+
+    manage("migrate", "--no-input", "-v", "0")
+    manage("seed_demo")
+    accounts = [
+        json.loads(
+            manage(
+                "create_account",
+                "--email",
+                f"{name}@ws-bench.test",
+                "--password",
+                "bench-password-1",
+                "--kyc",
+                "full",
+                "--deposit",
+                "USDC=100000000",
+                "--deposit",
+                "SOL=1000000",
+                "--api-key",
+                "--json",
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+        for name in ("maker", "taker")
+    ]
+    from config.launcher import process_commands
+
+    commands = process_commands(
+        host="127.0.0.1", port=port, matching_queues=manage("matching_queues").strip()
+    )
+    logs = ROOT / "var" / "bench"
+    processes = [
+        subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=(logs / f"ws-{name}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        for name, argv in commands.items()
+        if name != "beat"
+    ]
+    return f"http://127.0.0.1:{port}", processes, accounts, base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--subscribers", type=int, action="append", help="sockets (repeatable)")
+    parser.add_argument("--rate", type=float, default=10.0, help="orders offered per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    counts = args.subscribers or [100, 1000]
+    os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "bench"))
+    os.environ.pop("SATCHEL_PG_FAST", None)
+    from config import services
+
+    url, processes, (maker, taker), _ = _start_node()
+    try:
+        import requests
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/api/v1/ping", timeout=1).text == "pong":
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("server did not start")
+            time.sleep(0.2)
+        time.sleep(3)  # workers up
+        runs = [asyncio.run(_measure(url, n, maker, taker, args.rate, args.seconds)) for n in counts]
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                # uvicorn waits for open sockets to close: a failed run may leave some behind.
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        services.release()
+    print(
+        f"{'subs':>6} {'events':>7} {'frames/s':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7}"
+        f" {'missing':>8} {'gaps':>5} {'client cpu':>10}"
+    )
+    for run in runs:
+        print(
+            f"{run['subscribers']:>6} {run['events']:>7} {run['frames_per_second']:>9} "
+            f"{run['latency_ms_p50']:>7} {run['latency_ms_p90']:>7} {run['latency_ms_p99']:>7} "
+            f"{run['latency_ms_max']:>7} {run['missing_deliveries']:>8} {run['depth_gaps']:>5} "
+            f"{run['client_cpu_percent']:>9}%"
+        )
+    print(json.dumps({"benchmark": "ws_fanout", "symbol": SYMBOL, "runs": runs}))
+
+
+if __name__ == "__main__":
+    main()

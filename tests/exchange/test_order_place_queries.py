@@ -1,0 +1,86 @@
+"""Order placement's database cost, pinned: the REST path's throughput is bounded by it
+(docs/PERFORMANCE.md, REST API), so a regression here shows as a failing count, not a slow bench."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core.errors import InsufficientFunds
+from exchange.models import AccountKind, JournalEntry, Market, MarketCommand, Order, OrderStatus
+from exchange.services.deposits import deposit_credit
+from exchange.services.ledger import ledger_account_get
+from exchange.services.order_request import OrderRequest
+from exchange.services.orders import order_place
+
+
+def _bid(price: str, quantity: str = "1") -> OrderRequest:
+    return OrderRequest(
+        side="Bid",
+        order_type="Limit",
+        price=Decimal(price),
+        quantity=Decimal(quantity),
+        quote_quantity=None,
+        time_in_force="GTC",
+        post_only=False,
+        self_trade_prevention="RejectTaker",
+        client_id=None,
+        trigger_price=None,
+    )
+
+
+def _balances(user_id: int, market: Market) -> tuple[Decimal, Decimal]:
+    return (
+        ledger_account_get(owner_id=user_id, kind=AccountKind.AVAILABLE, asset=market.quote).balance,
+        ledger_account_get(owner_id=user_id, kind=AccountKind.LOCKED, asset=market.quote).balance,
+    )
+
+
+@pytest.fixture
+def market(demo_markets, alice, settings) -> Market:  # type: ignore[no-untyped-def]
+    settings.ORDER_RESULT_WAIT_SECONDS = 0  # no matching worker here: the order stays as accepted
+    market = Market.objects.select_related("base", "quote").get(symbol="ETH_USDC")
+    deposit_credit(user_id=alice.pk, asset=market.quote, quantity=Decimal("10000"), source="administrator")
+    return market
+
+
+@pytest.mark.django_db(transaction=True)
+def test_placing_an_order_takes_one_check_and_a_two_statement_transaction(market, alice):
+    order_place(user=alice, market=market, request=_bid("1000"))  # first use: account ids are looked up
+
+    with CaptureQueriesContext(connection) as queries:
+        order = order_place(user=alice, market=market, request=_bid("1500", "2"))
+
+    # The freeze check, then one transaction of two statements: the hold (order id, balances,
+    # journal entry and lines) and the order with its place command and sequence number.
+    statements = [query["sql"].split(None, 1)[0] for query in queries]
+    assert statements == ["SELECT", "BEGIN", "WITH", "WITH", "COMMIT"], [q["sql"][:80] for q in queries]
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.locked_amount, stored.sequence) == (OrderStatus.NEW, Decimal("3000"), 2)
+    assert MarketCommand.objects.get(market=market, sequence=2).payload == {"reserved": "3000"}
+    assert JournalEntry.objects.filter(reference=f"order:{order.pk}", kind="hold").count() == 1
+    assert _balances(alice.pk, market) == (Decimal("6000"), Decimal("4000"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_beyond_the_balance_is_refused_and_changes_nothing(market, alice):
+    order_place(user=alice, market=market, request=_bid("1000", "9"))
+    orders, commands, entries = (
+        Order.objects.count(),
+        MarketCommand.objects.count(),
+        JournalEntry.objects.count(),
+    )
+
+    with pytest.raises(InsufficientFunds) as refused:
+        order_place(user=alice, market=market, request=_bid("1000", "2"))
+
+    assert refused.value.message == "Insufficient available USDC: have 1000, need 2000"
+    assert _balances(alice.pk, market) == (Decimal("1000"), Decimal("9000"))
+    assert (Order.objects.count(), MarketCommand.objects.count(), JournalEntry.objects.count()) == (
+        orders,
+        commands,
+        entries,
+    )

@@ -11,6 +11,11 @@ it carries, and only when its `Origin` is this site (`_origin_allowed`). A brows
 a cross-site WebSocket too, so without that check any page a logged-in user visits could read their
 orders and balances (cross-site WebSocket hijacking).
 
+Private access ends when its credentials do (exchange/stream_auth.py): a revoked key or a frozen
+account at once, by a message to the socket's groups; a logout, or anything a lost message missed,
+at the next credential check, at most `stream_auth.RECHECK_SECONDS` apart while private events flow.
+A signed SUBSCRIBE is accepted once: replayed on another socket it is refused.
+
 Error frames are `{"id": null, "error": {"code", "message"}}`. ccxt rejects every pending watch on
 the connection when one arrives (§8.1), so they are sent only for requests that are really wrong.
 """
@@ -20,42 +25,30 @@ from __future__ import annotations
 import json
 import logging
 import time
-from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.http.request import split_domain_port, validate_host
-from django.utils.crypto import constant_time_compare
 
-from accounts import signing
-from accounts.models import ApiKey, User
+from accounts.models import User
 from accounts.services.access import stream_refusal
-from exchange import streams
+from exchange import stream_auth, streams
 from exchange.models import Market, MarketState
+from exchange.stream_auth import FORBIDDEN_STREAM, INVALID_SIGNATURE, StreamError
 
 logger = logging.getLogger(__name__)
 
 INVALID_REQUEST = 4000
-INVALID_SIGNATURE = 4001
 INVALID_STREAM = 4006
-FORBIDDEN_STREAM = 4003
 # ccxt fetches its REST snapshot once 11 deltas are cached (snapshotDelay 10, §8.6).
 DEPTH_WARMUP_FRAMES = 11
 # Close code when a depth gap is seen: the client's book is wrong and only a resync fixes it.
 CLOSE_DEPTH_GAP = 4008
 _MARKETS_TTL_SECONDS = 10.0
 _markets: tuple[float, dict[str, Market]] = (0.0, {})
-
-
-class StreamError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _markets_by_symbol() -> dict[str, Market]:
@@ -66,35 +59,6 @@ def _markets_by_symbol() -> dict[str, Market]:
         markets = streams.market_symbols()
         _markets = (time.monotonic(), markets)
     return markets
-
-
-def _account_for_signature(signature: object) -> int:
-    """The user id behind a SUBSCRIBE signature `[api key, signature, timestamp, window]`.
-
-    The signature is checked before any query, so unsigned noise never reaches the database.
-    """
-    if not (
-        isinstance(signature, list) and len(signature) == 4 and all(isinstance(p, str) for p in signature)
-    ):
-        raise StreamError(INVALID_SIGNATURE, "Private streams need a signature")
-    api_key, signature_b64, timestamp, window = signature
-    try:
-        signing.check_timestamp(
-            timestamp=timestamp,
-            window=window,
-            now_ms=time.time_ns() // 1_000_000,
-            max_window_ms=settings.API_SIGNATURE_MAX_WINDOW_MS,
-            default_window_ms=settings.API_SIGNATURE_DEFAULT_WINDOW_MS,
-        )
-    except signing.SigningError as exc:
-        raise StreamError(INVALID_SIGNATURE, str(exc)) from exc
-    candidates = [signing.subscribe_signing_string(timestamp, window)]
-    if not signing.verify(api_key_b64=api_key, signature_b64=signature_b64, candidates=candidates):
-        raise StreamError(INVALID_SIGNATURE, "Invalid signature")
-    key = ApiKey.objects.select_related("user").filter(public_key=api_key, revoked_at=None).first()
-    if key is None or not key.user.is_active:
-        raise StreamError(INVALID_SIGNATURE, "Invalid API key")
-    return int(key.user_id)
 
 
 def _origin_allowed(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -120,28 +84,13 @@ def _origin_allowed(headers: list[tuple[bytes, bytes]]) -> bool:
     return bool(domain) and validate_host(domain, allowed)
 
 
-def _account_for_session(session_key: str) -> int | None:
-    """The active user logged in under `session_key`, read afresh (a logout ends it), with the
-    password-change hash checked as Django's auth middleware checks it; None otherwise."""
-    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user_id = session.get(SESSION_KEY)
-    if user_id is None:
-        return None
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None or not constant_time_compare(
-        session.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()
-    ):
-        return None
-    return int(user.pk)
-
-
 def _streams_refused(
     user_id: int | None, session_key: str | None, wanted: list[streams.Stream], markets: dict[str, Market]
 ) -> dict[str, str]:
     """The streams an authenticated socket's account may not have (accounts.services.access:
     blocked country, no derivatives), name -> message; nothing for an anonymous socket."""
     if user_id is None and session_key is not None:
-        user_id = _account_for_session(session_key)
+        user_id = stream_auth.account_for_session(session_key)
     user = User.objects.only("residence_country").filter(pk=user_id).first() if user_id else None
     if user is None:
         return {}
@@ -178,6 +127,14 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.public: set[str] = set()
         self.private: set[str] = set()
         self.user_id: int | None = None
+        # The credentials behind the private streams: re-checked before delivering private events
+        # once `checked_at` is RECHECK_SECONDS old (stream_auth.credentials_refusal).
+        self.api_key_ids: set[int] = set()
+        self.session_granted = False
+        self.checked_at = 0.0
+        # Signed texts this socket claimed, until their claims expire: it may present them again,
+        # no other socket may.
+        self.claimed: dict[str, int] = {}
         # Per depth stream, the last update id sent: duplicates (a publisher retry) are skipped,
         # and a gap closes the socket, since ccxt would silently keep a wrong book (§8.6).
         self.depth_last: dict[str, int] = {}
@@ -194,6 +151,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(streams.public_group(stream), self.channel_name)
         if getattr(self, "private", None) and self.user_id is not None:
             await self.channel_layer.group_discard(streams.user_group(self.user_id), self.channel_name)
+        for api_key_id in getattr(self, "api_key_ids", ()):
+            await self.channel_layer.group_discard(streams.api_key_group(api_key_id), self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -232,9 +191,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 await self._authenticate(signature)
             except StreamError as exc:
                 error, wanted = exc, [stream for stream in wanted if not stream.is_private]
-        refused = await database_sync_to_async(_streams_refused)(
-            self.user_id, self.session_key, wanted, markets
-        )
+        refused: dict[str, str] = {}
+        if self.user_id is not None or self.session_key is not None:  # anonymous sockets: public data only
+            refused = await database_sync_to_async(_streams_refused)(
+                self.user_id, self.session_key, wanted, markets
+            )
         if refused:
             error = StreamError(FORBIDDEN_STREAM, next(iter(refused.values())))
             wanted = [stream for stream in wanted if stream.name not in refused]
@@ -247,21 +208,34 @@ class StreamConsumer(AsyncWebsocketConsumer):
             raise error
 
     async def _authenticate(self, signature: object) -> None:
-        # Re-checked on every private SUBSCRIBE: a revoked key, a stale signature or an ended session
-        # subscribes nothing.
+        # Re-checked on every private SUBSCRIBE: a revoked key, a stale or replayed signature, an
+        # ended session or a frozen account subscribes nothing.
+        checked_at = time.monotonic()
         if signature is None and self.session_key is not None:
-            session_user = await database_sync_to_async(_account_for_session)(self.session_key)
-            if session_user is None:
-                raise StreamError(
-                    INVALID_SIGNATURE, "Private streams need a signature or a logged-in session"
-                )
-            user_id = session_user
+            grant = await database_sync_to_async(stream_auth.grant_for_session)(self.session_key)
         else:
-            user_id = await database_sync_to_async(_account_for_signature)(signature)
+            grant = await database_sync_to_async(stream_auth.grant_for_signature)(
+                signature, claimed=frozenset(self.claimed)
+            )
         if self.user_id is None:
-            self.user_id = user_id
-        elif self.user_id != user_id:
+            self.user_id = grant.user_id
+        elif self.user_id != grant.user_id:
             raise StreamError(INVALID_SIGNATURE, "This connection belongs to another account")
+        # The socket's credentials were all valid at the older of their checks.
+        if not self.api_key_ids and not self.session_granted:
+            self.checked_at = checked_at
+        if grant.claim is not None:
+            # Pruned here, so a socket that subscribes all day keeps only its live claims.
+            now_ms = time.time_ns() // 1_000_000
+            self.claimed = {claim: end for claim, end in self.claimed.items() if end > now_ms}
+            self.claimed[grant.claim] = grant.claim_expires_ms
+        if grant.api_key_id is None:
+            self.session_granted = True
+        elif grant.api_key_id not in self.api_key_ids:
+            # A revocation committed between the check above and this join is missed here, and
+            # caught by the next credential check (stream_auth.RECHECK_SECONDS).
+            await self.channel_layer.group_add(streams.api_key_group(grant.api_key_id), self.channel_name)
+            self.api_key_ids.add(grant.api_key_id)
 
     async def _join_private(self, stream: streams.Stream) -> None:
         assert self.user_id is not None
@@ -335,12 +309,47 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=text)
 
     async def _private_events(self, events: list[list[Any]]) -> None:
+        # The per-event check is `self.private`, which an access end empties: no query per event.
+        if not self.private:
+            return
+        if time.monotonic() - self.checked_at >= stream_auth.RECHECK_SECONDS:
+            assert self.user_id is not None
+            checked_at = time.monotonic()
+            refusal = await database_sync_to_async(stream_auth.credentials_refusal)(
+                user_id=self.user_id,
+                api_key_ids=frozenset(self.api_key_ids),
+                session_key=self.session_key if self.session_granted else None,
+            )
+            if refusal is not None:
+                await self._private_end(refusal)
+                return
+            self.checked_at = checked_at
         for stream, data in events:
             if stream in self.private:
                 await self._send({"stream": stream, "data": data})
             symbol = data.get("s")
             if symbol and f"{stream}.{symbol}" in self.private:
                 await self._send({"stream": f"{stream}.{symbol}", "data": data})
+
+    async def stream_access_end(self, message: dict[str, Any]) -> None:
+        """A key this socket subscribed with was revoked, or its account frozen (streams.py)."""
+        error = stream_auth.ACCESS_END_ERRORS.get(message.get("reason", ""))
+        if error is not None:
+            await self._private_end(error)
+
+    async def _private_end(self, error: StreamError) -> None:
+        """Drop every private stream and the credentials behind them; tell the client if it had
+        any. The socket stays bound to its account, and public streams go on."""
+        had_private = bool(self.private)
+        if had_private and self.user_id is not None:
+            await self.channel_layer.group_discard(streams.user_group(self.user_id), self.channel_name)
+        self.private.clear()
+        for api_key_id in self.api_key_ids:
+            await self.channel_layer.group_discard(streams.api_key_group(api_key_id), self.channel_name)
+        self.api_key_ids.clear()
+        self.session_granted = False
+        if had_private:
+            await self._send_error(error.code, error.message)
 
     # --- frames -------------------------------------------------------------------------------------
 

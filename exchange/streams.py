@@ -3,14 +3,20 @@ and the payloads derived from committed market state (bookTicker, ticker, kline)
 
 Groups: one per public stream name (`<db>.depth.SOL_USDC`, `<db>.kline.1m.SOL_USDC`), so a market's
 events reach exactly the sockets that asked for them; one per user (`<db>.user.<id>`) for every
-private event of that account, which the consumer filters by stream and symbol. A channel-layer message carries a
-list of events, in outbox order, so one message per group per publisher round keeps each group's
-order and keeps the per-socket message count (the layer's capacity) low.
+private event of that account, which the consumer filters by stream and symbol. A channel-layer
+message carries a list of events, in outbox order, so one message per group per publisher round
+keeps each group's order and keeps the per-socket message count (the layer's capacity) low.
+
+Ending access: one group per API key (`<db>.apikey.<id>`) holds the sockets whose private streams
+that key opened; revoking the key, or freezing the account (on the user's group), sends them an
+`ACCESS_END_MESSAGE_TYPE` message after commit (`api_key_revoked_on_commit`,
+`account_frozen_on_commit`), and they drop their private streams.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Container, Sequence
@@ -19,7 +25,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
 
 from core.money import render
 from exchange.models import Market
@@ -34,8 +43,15 @@ from exchange.selectors_market_data import (
     ticker_list,
 )
 
+logger = logging.getLogger(__name__)
+
 # The channel-layer message type; Channels dispatches it to `StreamConsumer.stream_events`.
 EVENTS_MESSAGE_TYPE = "stream.events"
+# Tells the sockets of a group to drop their private streams (`StreamConsumer.stream_access_end`),
+# with one of these reasons.
+ACCESS_END_MESSAGE_TYPE = "stream.access_end"
+ACCESS_END_KEY_REVOKED = "key.revoked"
+ACCESS_END_ACCOUNT_FROZEN = "account.frozen"
 # Events per channel-layer message: bounds a message's size when a batch touches one group a lot.
 EVENTS_PER_MESSAGE = 200
 
@@ -88,7 +104,7 @@ def stream_parse(name: object, *, symbols: Container[str]) -> Stream | None:
     return None
 
 
-def _scope() -> str:
+def deployment_scope() -> str:
     """Groups are named within the database the events come from: servers of two deployments (or
     two test sessions) sharing a Redis never deliver each other's events, even with the same
     stream names and user ids."""
@@ -99,12 +115,41 @@ def _scope() -> str:
 def public_group(stream: str) -> str:
     """The group of a public stream: its name, within the deployment (Channels accepts letters,
     digits and `-_.`, fewer than 100 of them)."""
-    return f"{_scope()}.{stream}"
+    return f"{deployment_scope()}.{stream}"
 
 
 def user_group(user_id: int) -> str:
     """The group of every private event of one account."""
-    return f"{_scope()}.user.{user_id}"
+    return f"{deployment_scope()}.user.{user_id}"
+
+
+def api_key_group(api_key_id: int) -> str:
+    """The group of the sockets whose private streams one API key opened: told when it is revoked."""
+    return f"{deployment_scope()}.apikey.{api_key_id}"
+
+
+def api_key_revoked_on_commit(*, api_key_id: int) -> None:
+    """Once the caller's transaction commits, end the private streams the key opened."""
+    _access_end_on_commit(api_key_group(api_key_id), reason=ACCESS_END_KEY_REVOKED)
+
+
+def account_frozen_on_commit(*, user_id: int) -> None:
+    """Once the caller's transaction commits, end every private stream of the account."""
+    _access_end_on_commit(user_group(user_id), reason=ACCESS_END_ACCOUNT_FROZEN)
+
+
+def _access_end_on_commit(group: str, *, reason: str) -> None:
+    def send() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(
+                group, {"type": ACCESS_END_MESSAGE_TYPE, "reason": reason}
+            )
+        except Exception:
+            # The revocation stands; the sockets find out at their next credential check
+            # (exchange/stream_auth.py, RECHECK_SECONDS) instead of now.
+            logger.warning("stream access end (%s) not sent to %s", reason, group, exc_info=True)
+
+    transaction.on_commit(send, robust=True)
 
 
 async def stream_events_send(

@@ -66,6 +66,10 @@ def api_key_revoke(*, user: User, api_key_id: int) -> ApiKey:
             before={"revoked_at": None},
             after={"user_id": user.pk, "revoked_at": api_key.revoked_at},
         )
+        from exchange.streams import api_key_revoked_on_commit  # exchange imports accounts
+
+        # Sockets subscribed with the key lose its private streams once the revocation commits.
+        api_key_revoked_on_commit(api_key_id=api_key.pk)
     return api_key
 
 

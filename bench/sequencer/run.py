@@ -5,7 +5,9 @@
 Uses the embedded PostgreSQL under var/bench (fsync on, as in production) unless DATABASE_URL is
 set, a fresh database each run. Orders are inserted already accepted (funds held, command
 numbered), exactly as the API leaves them; then the worker's drain is timed. Prints a table and a
-final JSON line. Afterwards check_ledger and verify_market must pass.
+final JSON line. Afterwards check_ledger and verify_market must pass. BENCH_PROFILE=1 prints two
+cProfiles to stderr, matching (prepare) and writing (commit, which runs on the writer thread)
+batches; BENCH_PROFILE_SORT=tottime sorts them by own time.
 """
 
 from __future__ import annotations
@@ -160,39 +162,68 @@ def main() -> None:
         MarketCommand.objects.bulk_create(commands, batch_size=5000)
         MarketState.objects.filter(pk=market.pk).update(next_sequence=args.orders + 1)
 
-    batch_ms: list[float] = []
+    # Per batch: the time to match it in memory and build its rows, and the time to write and
+    # commit it. Under a backlog the two overlap (a writer thread commits batch N while batch N+1
+    # is matched), so the drain takes about the larger of the two sums, not their total.
+    prepare_ms: list[float] = []
+    commit_ms: list[float] = []
     from exchange.services import matching
 
-    original = matching._drain_batch
+    original_prepare, original_commit = matching._batch_prepare, matching._batch_commit
 
-    def timed(market_id: int) -> list[int]:
+    import cProfile
+
+    profiling = bool(os.environ.get("BENCH_PROFILE"))
+    profilers = {"prepare": cProfile.Profile(), "commit": cProfile.Profile()}
+
+    def timed_prepare(*args: object) -> object:
         started = time.perf_counter()
-        result = original(market_id)
-        if result:
-            batch_ms.append((time.perf_counter() - started) * 1000)
+        result = (
+            profilers["prepare"].runcall(original_prepare, *args) if profiling else original_prepare(*args)
+        )
+        prepare_ms.append((time.perf_counter() - started) * 1000)
         return result
 
-    matching._drain_batch = timed
-    profiler = None
-    if os.environ.get("BENCH_PROFILE"):
-        import cProfile
+    def timed_commit(*args: object) -> object:
+        started = time.perf_counter()
+        result = profilers["commit"].runcall(original_commit, *args) if profiling else original_commit(*args)
+        commit_ms.append((time.perf_counter() - started) * 1000)
+        return result
 
-        profiler = cProfile.Profile()
-        profiler.enable()
+    matching._batch_prepare, matching._batch_commit = timed_prepare, timed_commit
+
+    def wal_lsn() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_lsn()")
+            return cursor.fetchone()[0]
+
+    wal_before = wal_lsn()
     started = time.perf_counter()
     report = market_drain(market.pk, max_seconds=3600)
     elapsed = time.perf_counter() - started
-    if profiler is not None:
+    with connection.cursor() as cursor:  # the drain's WAL (nothing else writes this cluster meanwhile)
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [wal_before])
+        wal_bytes = int(cursor.fetchone()[0])
+    if profiling:
         import pstats
 
-        profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "cumulative")).print_stats(45)
+        for name, profiler in profilers.items():
+            print(f"--- {name}", file=sys.stderr)
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats(
+                os.environ.get("BENCH_PROFILE_SORT", "cumulative")
+            ).print_stats(30)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM exchange_fill")
         fills = cursor.fetchone()[0]
     call_command("check_ledger", verbosity=0)
     call_command("verify_market", "ETH_USDC", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    quantiles = statistics.quantiles(batch_ms, n=100) if len(batch_ms) > 1 else batch_ms * 99
+
+    def percentiles(values: list[float]) -> tuple[float, float]:
+        quantiles = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
+        return round(quantiles[49], 1), round(quantiles[98], 1)
+
+    prepare_p50, prepare_p99 = percentiles(prepare_ms)
+    commit_p50, commit_p99 = percentiles(commit_ms)
     result = {
         "benchmark": "sequencer",
         "commands": report.applied,
@@ -200,19 +231,25 @@ def main() -> None:
         "batch_size": args.batch,
         "seconds": round(elapsed, 3),
         "commands_per_second": round(report.applied / elapsed),
-        "batch_ms_p50": round(quantiles[49], 1),
-        "batch_ms_p99": round(quantiles[98], 1),
+        "prepare_ms_p50": prepare_p50,
+        "prepare_ms_p99": prepare_p99,
+        "commit_ms_p50": commit_p50,
+        "commit_ms_p99": commit_p99,
+        "prepare_seconds": round(sum(prepare_ms) / 1000, 3),
+        "commit_seconds": round(sum(commit_ms) / 1000, 3),
+        "wal_bytes_per_command": round(wal_bytes / max(report.applied, 1)),
         "fsync": fsync,
         "synchronous_commit": synchronous_commit,
         "ledger_check": "ok",
         "verify_market": "ok",
     }
     print(
-        f"{'commands':>10} {'fills':>8} {'seconds':>8} {'cmd/s':>8} {'batch p50 ms':>13} {'batch p99 ms':>13}"
+        f"{'commands':>10} {'fills':>8} {'seconds':>8} {'cmd/s':>8} {'prepare p50/p99 ms':>19}"
+        f" {'commit p50/p99 ms':>18}"
     )
     print(
         f"{result['commands']:>10} {fills:>8} {result['seconds']:>8} {result['commands_per_second']:>8} "
-        f"{result['batch_ms_p50']:>13} {result['batch_ms_p99']:>13}"
+        f"{f'{prepare_p50}/{prepare_p99}':>19} {f'{commit_p50}/{commit_p99}':>18}"
     )
     print(json.dumps(result))
 

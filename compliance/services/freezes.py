@@ -37,6 +37,10 @@ def account_freeze_for_alert(
         before=before,
         after={"is_frozen": True, "reason": reason, "user_id": user.pk},
     )
+    from exchange.streams import account_frozen_on_commit  # exchange imports compliance's gates
+
+    # A frozen account's open sockets stop receiving its private events once the freeze commits.
+    account_frozen_on_commit(user_id=user.pk)
     return flag
 
 

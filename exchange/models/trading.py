@@ -55,7 +55,10 @@ OPEN_STATUSES = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.TRIG
 
 class Order(models.Model):
     market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="orders")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    # No single-column index: (user, market, -id) below serves lookups by user.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     client_id = models.PositiveBigIntegerField(null=True, blank=True)
     side = models.CharField(max_length=3, choices=Side.choices)
     order_type = models.CharField(max_length=8, choices=OrderType.choices)
@@ -76,7 +79,7 @@ class Order(models.Model):
     executed_quantity = amount_field(default=0)
     executed_quote_quantity = amount_field(default=0)
     # What the order still holds in the user's locked bucket; released when it ends.
-    locked_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    locked_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", db_index=False)
     locked_amount = amount_field(default=0)
     # False until the market's worker has applied the order's place command.
     is_applied = models.BooleanField(default=False)
@@ -115,10 +118,13 @@ class CommandKind(models.TextChoices):
 class MarketCommand(models.Model):
     """The durable command log: one row per accepted command, numbered per market without gaps."""
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="commands")
+    # (market, sequence) is unique, so that index serves lookups by market.
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="commands", db_index=False)
     sequence = models.PositiveBigIntegerField()
     kind = models.CharField(max_length=16, choices=CommandKind.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="commands")
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -155,7 +161,10 @@ class MarketState(models.Model):
 class Fill(models.Model):
     """One trade: a maker and a taker order. Each side is a user's fill in /wapi/v1/history/fills."""
 
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="fills")
+    # Each index costs the matching worker WAL and time on every fill (docs/PERFORMANCE.md), so
+    # only the ones a reader uses: (market, trade_id) unique also serves newest-first and by-market
+    # scans, (maker_user, -id) and (taker_user, -id) serve lookups by user; nothing reads by fee asset.
+    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="fills", db_index=False)
     trade_id = models.PositiveBigIntegerField()
     price = amount_field()
     quantity = amount_field()
@@ -163,12 +172,16 @@ class Fill(models.Model):
     taker_side = models.CharField(max_length=3, choices=Side.choices)
     maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="maker_fills")
     taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="taker_fills")
-    maker_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    taker_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    maker_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    taker_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     maker_fee = amount_field()
-    maker_fee_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    maker_fee_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", db_index=False)
     taker_fee = amount_field()
-    taker_fee_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+")
+    taker_fee_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", db_index=False)
     sequence = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -176,7 +189,6 @@ class Fill(models.Model):
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["market", "trade_id"], name="fill_trade_id_unique")]
         indexes = [
-            models.Index(fields=["market", "-trade_id"]),
             models.Index(fields=["market", "created_at"]),
             models.Index(fields=["maker_user", "-id"]),
             models.Index(fields=["taker_user", "-id"]),
@@ -211,8 +223,14 @@ class OutboxEvent(models.Model):
     """Events written in the same transaction as the state they describe, published after commit."""
 
     stream = models.CharField(max_length=96)
+    # Not indexed: the publisher reads by id; published rows are pruned after a day.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
     )
     payload = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)

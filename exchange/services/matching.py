@@ -15,13 +15,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, Q
 
 from exchange.engine import commands as ec
@@ -45,7 +46,7 @@ from exchange.models import (
 )
 from exchange.services.doorbell import command_done_notify, doorbell_answer
 from exchange.services.ledger_batch import ledger_accounts_preload
-from exchange.services.settlement import BatchWriter
+from exchange.services.settlement import BatchEnd, BatchWriter
 
 logger = logging.getLogger(__name__)
 
@@ -322,62 +323,127 @@ def market_drain(market_id: int, *, max_seconds: float = 30.0) -> DrainReport:
             if not acquired:
                 report.busy = True
                 return report
-            while time.monotonic() < deadline:
-                applied = _drain_batch(market_id)
-                if not applied:
-                    break
-                report.applied += len(applied)
-                report.batches += 1
-                command_done_notify(market_id=market_id, sequences=applied)
+            _drain_locked(market_id, deadline, report)
         if time.monotonic() >= deadline or not market_has_pending(market_id):
             return report
 
 
-def _drain_batch(market_id: int) -> list[int]:
+@dataclass
+class PreparedBatch:
+    """A batch matched in memory, its rows ready, not yet written."""
+
+    market_id: int
+    writer: BatchWriter
+    end: BatchEnd
+    sequences: list[int]
+
+
+def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
+    """Drain while holding the market's lock.
+
+    Under a backlog (a full batch read) the drain pipelines: batch N is written and committed by a
+    writer thread on its own connection while this thread reads and matches batch N+1 in memory.
+    Commits stay strictly in order (one writer thread, each batch waited for before the next is
+    handed over), each carries its last applied sequence by compare-and-set, and any failure drops
+    the in-memory book, whose next rebuild starts from what the database committed, so a crash or
+    an error at any point replays from there exactly once. A small batch is committed on this
+    thread, as is everything when the caller is inside a transaction (a thread would not see it).
+    """
+    cached = _book_for(market_id)
+    if cached is None:
+        return
+    batch_size = settings.MATCHING_BATCH_SIZE
+    may_pipeline = not connection.in_atomic_block
+    executor: ThreadPoolExecutor | None = None
+    pending: Future[list[int]] | None = None
+    try:
+        while time.monotonic() < deadline:
+            commands = _commands_after(market_id, cached.engine.sequence, batch_size)
+            prepared = _batch_prepare(cached, commands) if commands else None
+            if pending is not None:
+                report.applied += len(pending.result())
+                report.batches += 1
+                pending = None
+            if prepared is None:
+                break
+            if may_pipeline and len(commands) == batch_size:
+                if executor is None:
+                    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"matching-{market_id}")
+                pending = executor.submit(_batch_commit, prepared)
+            else:
+                report.applied += len(_batch_commit(prepared))
+                report.batches += 1
+        if pending is not None:
+            report.applied += len(pending.result())
+            report.batches += 1
+    except BaseException:
+        # The in-memory book ran ahead of the database: throw it away, rebuild next time.
+        _books.pop(market_id, None)
+        if pending is not None:
+            wait([pending])  # never leave a commit running behind the caller's back
+        raise
+    finally:
+        if executor is not None:
+            executor.submit(connections.close_all).result()
+            executor.shutdown(wait=True)
+
+
+def _book_for(market_id: int) -> CachedMarket | None:
+    """The cached book if it matches what the database last applied, else one rebuilt from it."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT last_applied_sequence FROM exchange_marketstate WHERE market_id = %s", [market_id]
         )
         state = cursor.fetchone()
-        if state is None:
-            return []
-        last_applied = state[0]
-        cursor.execute(_COMMANDS_SQL, [market_id, last_applied, settings.MATCHING_BATCH_SIZE])
-        commands = [CommandRow._make(row) for row in cursor.fetchall()]
-    if not commands:
-        return []
+    if state is None:
+        return None
     cached = _books.get(market_id)
-    if cached is None or cached.engine.sequence != last_applied:
+    if cached is None or cached.engine.sequence != state[0]:
         market = Market.objects.select_related("base", "quote").get(pk=market_id)
         cached = market_rebuild(market)
-    if commands[0].sequence != cached.engine.sequence + 1:
-        raise RuntimeError(
-            f"market {market_id}: command {commands[0].sequence} after {cached.engine.sequence}"
-        )
+    return cached
+
+
+def _commands_after(market_id: int, sequence: int, limit: int) -> list[CommandRow]:
+    with connection.cursor() as cursor:
+        cursor.execute(_COMMANDS_SQL, [market_id, sequence, limit])
+        return [CommandRow._make(row) for row in cursor.fetchall()]
+
+
+def _batch_prepare(cached: CachedMarket, commands: list[CommandRow]) -> PreparedBatch:
+    """Match the commands in memory and build the batch's rows; the database is only read."""
     engine, spec, market = cached.engine, cached.spec, cached.market
-    try:
-        with transaction.atomic(durable=True):
-            ledger_accounts_preload(
-                owner_ids={command.user_id for command in commands},
-                asset_ids=(market.base_id, market.quote_id),
-            )
-            writer = BatchWriter(market=market, spec=spec)
-            record = writer.record
-            for command in commands:
-                update_before = engine.update_id
-                events = engine.apply(_row_command(command, spec, engine.last_price))
-                record(
-                    command.sequence,
-                    command.kind,
-                    events,
-                    engine.update_id if engine.update_id != update_before else None,
-                )
-            writer.finish(engine)
-    except BaseException:
-        # The in-memory book ran ahead of the database: throw it away and rebuild next time.
-        _books.pop(market_id, None)
-        raise
-    return [command.sequence for command in commands]
+    previous = engine.sequence
+    if commands[0].sequence != previous + 1:
+        raise RuntimeError(f"market {market.pk}: command {commands[0].sequence} after {previous}")
+    ledger_accounts_preload(
+        owner_ids={command.user_id for command in commands}, asset_ids=(market.base_id, market.quote_id)
+    )
+    writer = BatchWriter(market=market, spec=spec)
+    record = writer.record
+    for command in commands:
+        update_before = engine.update_id
+        events = engine.apply(_row_command(command, spec, engine.last_price))
+        record(
+            command.sequence,
+            command.kind,
+            events,
+            engine.update_id if engine.update_id != update_before else None,
+        )
+    return PreparedBatch(
+        market_id=market.pk,
+        writer=writer,
+        end=BatchEnd.of(engine, previous_sequence=previous),
+        sequences=[command.sequence for command in commands],
+    )
+
+
+def _batch_commit(prepared: PreparedBatch) -> list[int]:
+    """Write one prepared batch in one durable transaction, then wake the REST calls waiting on it."""
+    with transaction.atomic(durable=True):
+        prepared.writer.finish(prepared.end)
+    command_done_notify(market_id=prepared.market_id, sequences=prepared.sequences)
+    return prepared.sequences
 
 
 __all__ = ["DrainReport", "market_drain", "market_rebuild", "market_spec"]

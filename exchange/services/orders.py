@@ -198,8 +198,8 @@ def _prepared(instance: models.Model, fields: list[Any]) -> list[Any]:
 def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
     """Accept an order: check it, hold its funds, store it and its place command.
 
-    Raises the request errors of `order_request_check` and InsufficientFunds; on any of them nothing
-    is stored. Returns the order as the worker left it if it answered within the wait, else as
+    Raises Forbidden (gates), the request errors of `order_request_check`, InvalidQuantity (a hold
+    finer than the asset's precision) and InsufficientFunds; on any of them nothing is stored. Returns the order as the worker left it if it answered within the wait, else as
     accepted (status New or TriggerPending).
     """
     access_require(user=user, product=Product.TRADE_SPOT, market=market)  # KYC tier and jurisdiction

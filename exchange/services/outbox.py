@@ -11,6 +11,12 @@ commit. The publisher:
    that moved, throttled per market, and only for streams somebody watches;
 4. sleeps until a NOTIFY or a short poll interval.
 
+Rows: most writers store one event per row (`payload` an object). The matching worker stores one
+row per stream and user per batch (`payload` a list of events in order): a row per event cost
+the batch more WAL and time than its own fills (docs/PERFORMANCE.md, sequencer), and a large
+row is compressed by PostgreSQL. The publisher expands such rows; a round stops adding rows once
+it holds `batch_size` events.
+
 Ordering: one market's batches commit one after another (one writer per market), so within a
 market id order is commit order, and one publisher sends each group's events in that order.
 Markets interleave freely. Delivery is at least once: a crash between sending and marking sends
@@ -78,14 +84,33 @@ class PendingEvent:
     payload: dict[str, Any]
 
 
-def outbox_pending(*, limit: int = BATCH_SIZE) -> list[PendingEvent]:
-    """The oldest unpublished events, in id order (the partial index on unpublished ids)."""
-    rows = (
-        OutboxEvent.objects.filter(published_at=None)
-        .order_by("id")
-        .values_list("id", "stream", "user_id", "payload")[:limit]
-    )
-    return [PendingEvent(*row) for row in rows]
+# Rows read per query while filling a round: grouped rows hold many events each.
+_PAGE_ROWS = 100
+
+
+def outbox_pending(*, limit: int = BATCH_SIZE) -> tuple[list[PendingEvent], list[int]]:
+    """The oldest unpublished events, in id order (the partial index on unpublished ids), from
+    whole rows until at least `limit` events or none left; and the ids of those rows. A grouped
+    row's events share its id."""
+    events: list[PendingEvent] = []
+    ids: list[int] = []
+    after = 0
+    while len(events) < limit:
+        rows = list(
+            OutboxEvent.objects.filter(published_at=None, id__gt=after)
+            .order_by("id")
+            .values_list("id", "stream", "user_id", "payload")[: min(_PAGE_ROWS, limit - len(events))]
+        )
+        for row_id, stream, user_id, payload in rows:
+            ids.append(row_id)
+            if isinstance(payload, list):
+                events.extend(PendingEvent(row_id, stream, user_id, item) for item in payload)
+            else:
+                events.append(PendingEvent(row_id, stream, user_id, payload))
+        if len(rows) < _PAGE_ROWS:
+            break
+        after = rows[-1][0]
+    return events, ids
 
 
 def outbox_mark_published(*, ids: list[int]) -> int:
@@ -215,11 +240,11 @@ class OutboxPublisher:
 
     async def publish_round(self, *, wait: bool = True) -> int:
         """One round: send the pending events, mark them, send derived streams that are due, and
-        (with `wait`) sleep until woken if the outbox was drained. Returns the events sent."""
-        events = await self._db(outbox_pending, limit=self.batch_size)
+        (with `wait`) sleep until woken if the outbox was drained. Returns the rows published."""
+        events, ids = await self._db(outbox_pending, limit=self.batch_size)
         if events:
             await self.send_events(events)
-            await self._db(outbox_mark_published, ids=[event.id for event in events])
+            await self._db(outbox_mark_published, ids=ids)
             await self._note_markets(events)
         await self.send_derived()
         now = time.monotonic()
@@ -234,7 +259,7 @@ class OutboxPublisher:
                 self.klines.next_due(now),
             )
             await self._db(_wait_for_notify, timeout)
-        return len(events)
+        return len(ids)
 
     async def send_events(self, events: list[PendingEvent]) -> None:
         """One message per group; groups in parallel, each group's events in id order."""

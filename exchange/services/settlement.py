@@ -171,6 +171,26 @@ FILL_COLUMNS = (
 OUTBOX_COLUMNS = ("stream", "user_id", "payload", "created_at")
 
 
+class BatchEnd(NamedTuple):
+    """The engine's counters once a batch is matched, taken then: with pipelining the engine is
+    already matching the next batch while this one is written."""
+
+    previous_sequence: int
+    sequence: int
+    update_id: int
+    trade_id: int
+    last_price: int | None
+
+    @classmethod
+    def of(cls, engine: MatchingEngine, *, previous_sequence: int) -> BatchEnd:
+        return cls(previous_sequence, engine.sequence, engine.update_id, engine.trade_id, engine.last_price)
+
+
+class BatchConflict(RuntimeError):
+    """The market's last applied sequence is not the one the batch was matched after: another
+    worker applied it (a lost lease), so this batch must not be written."""
+
+
 @dataclass
 class BatchWriter:
     market: Market
@@ -194,9 +214,35 @@ class BatchWriter:
     accepted: dict[int, tuple[str, int]] = field(default_factory=dict)
     taker_running: dict[int, list[int]] = field(default_factory=dict)
     micros: int = 0
+    # Per owner for this batch: (locked quote, available quote, locked base, available base)
+    # account ids, or for the house (0) its (fees quote, fees base); and (maker, taker) rates.
+    account_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    rates: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.micros = _micros(self.now)
+
+    def _accounts_of(self, owner_id: int) -> tuple[int, ...]:
+        ids = self.account_ids.get(owner_id)
+        if ids is None:
+            base, quote = self.market.base, self.market.quote
+            if owner_id == 0:
+                ids = (_account(0, _FEES, quote), _account(0, _FEES, base))
+            else:
+                ids = (
+                    _account(owner_id, _LOCKED, quote),
+                    _account(owner_id, _AVAILABLE, quote),
+                    _account(owner_id, _LOCKED, base),
+                    _account(owner_id, _AVAILABLE, base),
+                )
+            self.account_ids[owner_id] = ids
+        return ids
+
+    def _rates_of(self, user_id: int) -> tuple[Decimal, Decimal]:
+        rates = self.rates.get(user_id)
+        if rates is None:
+            rates = self.rates[user_id] = _rates(user_id, self.market.market_type)
+        return rates
 
     def record(self, sequence: int, kind: str, events: list[Any], update_id: int | None) -> None:
         """The rows one command's events call for; `kind` is its CommandKind."""
@@ -299,20 +345,21 @@ class BatchWriter:
         taker_is_buyer = fill.taker_side == _BID
         maker_id, taker_id = fill.maker_account_id, fill.taker_account_id
         buyer_id, seller_id = (taker_id, maker_id) if taker_is_buyer else (maker_id, taker_id)
-        maker_rate, _ = _rates(maker_id, market.market_type)
-        _, taker_rate = _rates(taker_id, market.market_type)
+        maker_rate = self._rates_of(maker_id)[0]
+        taker_rate = self._rates_of(taker_id)[1]
         buyer_rate, seller_rate = (taker_rate, maker_rate) if taker_is_buyer else (maker_rate, taker_rate)
         base, quote_asset = market.base, market.quote
         buyer_fee = quantise(quantity * buyer_rate, base.step, ROUND_UP) if buyer_rate else Decimal(0)
         seller_fee = quantise(quote * seller_rate, quote_asset.step, ROUND_UP) if seller_rate else Decimal(0)
         entry = PendingEntry(kind=EntryKind.TRADE, reference=f"trade:{market.symbol}:{fill.trade_id}")
         base_id, quote_id = base.pk, quote_asset.pk
-        entry.add(_account(buyer_id, _LOCKED, quote_asset), quote_id, -quote)
-        entry.add(_account(seller_id, _AVAILABLE, quote_asset), quote_id, quote - seller_fee)
-        entry.add(_account(0, _FEES, quote_asset), quote_id, seller_fee)
-        entry.add(_account(seller_id, _LOCKED, base), base_id, -quantity)
-        entry.add(_account(buyer_id, _AVAILABLE, base), base_id, quantity - buyer_fee)
-        entry.add(_account(0, _FEES, base), base_id, buyer_fee)
+        buyer, seller, house = self._accounts_of(buyer_id), self._accounts_of(seller_id), self._accounts_of(0)
+        entry.add(buyer[0], quote_id, -quote)
+        entry.add(seller[1], quote_id, quote - seller_fee)
+        entry.add(house[0], quote_id, seller_fee)
+        entry.add(seller[2], base_id, -quantity)
+        entry.add(buyer[3], base_id, quantity - buyer_fee)
+        entry.add(house[1], base_id, buyer_fee)
         self.entries.append(entry)
         maker_order_id, taker_order_id = fill.maker_order_id, fill.taker_order_id
         buyer_order, seller_order = (
@@ -528,16 +575,17 @@ class BatchWriter:
                 ],
             )
 
-    def finish(self, engine: MatchingEngine) -> None:
+    def finish(self, end: BatchEnd) -> None:
+        """Write the batch (inside the caller's transaction). Raises BatchConflict if the market
+        moved on meanwhile, InsufficientFunds or LedgerImbalance if settlement would break the
+        ledger; the caller's transaction then writes nothing."""
         market, spec, now = self.market, self.spec, self.now
         orders: dict[int, OrderRow] = {}
         if self.changes:
             with connection.cursor() as cursor:
                 cursor.execute(_ORDERS_LOCK_SQL, [list(self.changes)])
                 orders = {row[0]: OrderRow._make(row) for row in cursor.fetchall()}
-        releases = PendingEntry(
-            kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{engine.sequence}"
-        )
+        releases = PendingEntry(kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{end.sequence}")
         if orders:
             self._orders_write(orders, releases)
         ledger_post_many([*self.entries, releases])
@@ -547,11 +595,19 @@ class BatchWriter:
             copy_rows("exchange_fill", FILL_COLUMNS, self.fills)
             self._upsert_candles()
         if self.outbox:
+            # One row per stream and user, its events in order (exchange/services/outbox.py).
+            grouped: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
+            for stream, user_id, payload in self.outbox:
+                events = grouped.get((stream, user_id))
+                if events is None:
+                    grouped[(stream, user_id)] = [payload]
+                else:
+                    events.append(payload)
             dumps = json.JSONEncoder(separators=(",", ":")).encode
             copy_rows(
                 "exchange_outboxevent",
                 OUTBOX_COLUMNS,
-                ((stream, user_id, dumps(payload), now) for stream, user_id, payload in self.outbox),
+                ((stream, user_id, dumps(events), now) for (stream, user_id), events in grouped.items()),
             )
             outbox_notify()
         with connection.cursor() as cursor:
@@ -563,17 +619,24 @@ class BatchWriter:
                     " WHERE c.market_id = %s AND c.sequence = s.sequence AND c.sequence = ANY(%s)",
                     [sequences, [json.dumps(result) for _, result in self.results], market.pk, sequences],
                 )
+            # Compare-and-set: exactly once even if this worker lost the market's lock while the
+            # batch was being written (its session died) and another worker took over.
             cursor.execute(
                 "UPDATE exchange_marketstate SET last_applied_sequence = %s, last_update_id = %s,"
-                " last_trade_id = %s, last_price = %s WHERE market_id = %s",
+                " last_trade_id = %s, last_price = %s WHERE market_id = %s AND last_applied_sequence = %s",
                 [
-                    engine.sequence,
-                    engine.update_id,
-                    engine.trade_id,
-                    spec.ticks_to_price(engine.last_price) if engine.last_price is not None else None,
+                    end.sequence,
+                    end.update_id,
+                    end.trade_id,
+                    spec.ticks_to_price(end.last_price) if end.last_price is not None else None,
                     market.pk,
+                    end.previous_sequence,
                 ],
             )
+            if cursor.rowcount != 1:
+                raise BatchConflict(
+                    f"market {market.pk}: batch after {end.previous_sequence} no longer applies"
+                )
 
     def _upsert_candles(self) -> None:  # one statement per minute touched: usually one
         with connection.cursor() as cursor:

@@ -42,7 +42,9 @@ PASSWORD = "correct-horse-42"  # what LiveServer.create_account gives every acco
 WAIT_MS = 10_000
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main thread
+# while it lives, and later tests' async_to_sync refuses to run under one.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: `./satchel test` installs it when run as root with apt-get")

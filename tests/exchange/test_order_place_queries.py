@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from core.errors import InsufficientFunds
 from exchange.models import AccountKind, JournalEntry, Market, MarketCommand, Order, OrderStatus
+from exchange.services import ledger_batch
 from exchange.services.deposits import deposit_credit
 from exchange.services.ledger import ledger_account_get
 from exchange.services.order_request import OrderRequest
@@ -84,3 +86,43 @@ def test_an_order_beyond_the_balance_is_refused_and_changes_nothing(market, alic
         commands,
         entries,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_racing_orders_cannot_both_spend_the_same_funds(market, alice):
+    # 10,000 USDC: each order holds 6,000, so exactly one of the two can be accepted.
+    outcomes: list[str] = []
+
+    def place() -> None:
+        try:
+            order_place(user=alice, market=market, request=_bid("1000", "6"))
+            outcomes.append("placed")
+        except InsufficientFunds:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=place) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(outcomes) == ["placed", "refused"]
+    assert _balances(alice.pk, market) == (Decimal("4000"), Decimal("6000"))
+    assert Order.objects.filter(user=alice).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_cached_account_id_is_looked_up_again(market, alice):
+    # A long-lived process that cached ids before its database was rebuilt: the guarded hold
+    # matches no row for the stale id, so the ids are looked up again and the order goes through.
+    available = ledger_account_get(owner_id=alice.pk, kind=AccountKind.AVAILABLE, asset=market.quote)
+    ledger_batch._account_ids[(alice.pk, AccountKind.AVAILABLE.value, market.quote.pk)] = (
+        available.pk + 10_000
+    )
+
+    order = order_place(user=alice, market=market, request=_bid("1000", "2"))
+
+    assert Order.objects.get(pk=order.pk).locked_amount == Decimal("2000")
+    assert _balances(alice.pk, market) == (Decimal("8000"), Decimal("2000"))

@@ -9,13 +9,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import Group, Permission
+from django.apps import apps
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import KycLevel, User
 from accounts.services.kyc_demo import DEMO_APPLICANT, kyc_demo_seed
 from accounts.services.users import user_create
+from compliance.roles import COMPLIANCE_OFFICER, staff_roles_sync
 from exchange.models import Asset
 from exchange.services.demo import demo_seed_markets
 from exchange.services.deposits import deposit_credit
@@ -24,7 +26,6 @@ from exchange.services.fees import fee_tiers_seed_defaults
 DEMO_TRADER = ("trader@satchel.demo", "trade-with-care-42")
 DEMO_OFFICER = ("officer@satchel.demo", "review-all-day-42")
 DEMO_FUNDS = {"USDC": Decimal("100000"), "BTC": Decimal("2"), "ETH": Decimal("25"), "SOL": Decimal("500")}
-OFFICER_GROUP = "Compliance officer"
 
 
 class Command(BaseCommand):
@@ -47,16 +48,16 @@ class Command(BaseCommand):
                     memo="demo funds",
                 )
             officer = self._user(DEMO_OFFICER, kyc_level=KycLevel.FULL, is_staff=True)
-            group, _ = Group.objects.get_or_create(name=OFFICER_GROUP)
-            # Read access to everything in the back office; the roles get their exact rights in issue 5.
-            group.permissions.add(*Permission.objects.filter(codename__startswith="view_"))
-            officer.groups.add(group)
+            # A test database flushed after migrate has no groups: make sure the roles exist.
+            if not Group.objects.filter(name=COMPLIANCE_OFFICER).exists():
+                staff_roles_sync(apps)
+            officer.groups.add(Group.objects.get(name=COMPLIANCE_OFFICER))
         # After the transaction above: the KYC services own their (durable) transactions.
         kyc_demo_seed(trader=trader)
         self.stdout.write(
             "Demo logins:\n"
             f"  trader             {DEMO_TRADER[0]} / {DEMO_TRADER[1]}\n"
-            f"  compliance officer {DEMO_OFFICER[0]} / {DEMO_OFFICER[1]}  (admin: /admin/)\n"
+            f"  compliance officer {DEMO_OFFICER[0]} / {DEMO_OFFICER[1]}  (admin: /admin/, sets up 2FA at first login)\n"
             f"  KYC applicant      {DEMO_APPLICANT[0]} / {DEMO_APPLICANT[1]}  (a case waits for review)"
         )
 

@@ -1,0 +1,140 @@
+"""The drain under a backlog: batch N is committed by a writer thread while batch N+1 is matched.
+
+Commits stay in order and each is exactly once: a failed commit throws the in-memory book away,
+and the next drain replays from what the database committed.
+"""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from exchange.models import Fill, Market, MarketState, Order, OrderStatus
+from exchange.services import matching
+from exchange.services.matching import market_drain
+from exchange.services.order_request import OrderRequest
+from exchange.services.orders import order_place
+from exchange.services.settlement import BatchConflict
+
+
+def _limit(side: str, price: str, quantity: str) -> OrderRequest:
+    return OrderRequest(
+        side=side,
+        order_type="Limit",
+        price=Decimal(price),
+        quantity=Decimal(quantity),
+        quote_quantity=None,
+        time_in_force="GTC",
+        post_only=False,
+        self_trade_prevention="RejectTaker",
+        client_id=None,
+        trigger_price=None,
+    )
+
+
+@pytest.fixture
+def backlog(demo_markets, alice, mallory, settings):  # type: ignore[no-untyped-def]
+    """Seven orders on ETH_USDC, three batches of at most three: bids 1000-1002, then asks that
+    take them, then one resting ask."""
+    from exchange.services.deposits import deposit_credit
+
+    settings.ORDER_RESULT_WAIT_SECONDS = 0
+    settings.MATCHING_BATCH_SIZE = 3
+    market = Market.objects.select_related("base", "quote").get(symbol="ETH_USDC")
+    deposit_credit(user_id=alice.pk, asset=market.quote, quantity=Decimal("10000"), source="administrator")
+    deposit_credit(user_id=mallory.pk, asset=market.base, quantity=Decimal("10"), source="administrator")
+    orders = [
+        order_place(user=alice, market=market, request=_limit("Bid", p, "1"))
+        for p in ("1000", "1001", "1002")
+    ]
+    orders += [order_place(user=mallory, market=market, request=_limit("Ask", "1000", "1")) for _ in range(3)]
+    orders.append(order_place(user=mallory, market=market, request=_limit("Ask", "1100", "2")))
+    matching._books.clear()
+    return market, orders
+
+
+def _verified(market: Market) -> None:
+    call_command("check_ledger", verbosity=0)
+    call_command("verify_market", market.symbol, stdout=io.StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_is_drained_through_the_writer_thread_in_order(backlog):
+    market, orders = backlog
+    committed_on: list[str] = []
+    original = matching._batch_commit
+
+    def commit(prepared: matching.PreparedBatch) -> list[int]:
+        import threading
+
+        committed_on.append(threading.current_thread().name)
+        return original(prepared)
+
+    matching._batch_commit = commit
+    try:
+        report = market_drain(market.pk)
+    finally:
+        matching._batch_commit = original
+    assert (report.applied, report.batches) == (7, 3)
+    # The two full batches went to the writer thread; the last, short one was committed here.
+    assert [name.startswith("matching-") for name in committed_on] == [True, True, False]
+    assert list(Fill.objects.order_by("trade_id").values_list("trade_id", "price", "taker_order_id")) == [
+        (1, Decimal("1002"), orders[3].pk),
+        (2, Decimal("1001"), orders[4].pk),
+        (3, Decimal("1000"), orders[5].pk),
+    ]
+    assert MarketState.objects.get(pk=market.pk).last_applied_sequence == orders[-1].sequence
+    assert Order.objects.get(pk=orders[-1].pk).status == OrderStatus.NEW
+    _verified(market)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_commit_keeps_earlier_batches_and_the_next_drain_replays_the_rest_once(backlog):
+    market, orders = backlog
+    original = matching._batch_commit
+    calls = 0
+
+    def commit_then_fail(prepared: matching.PreparedBatch) -> list[int]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the worker dies while writing batch 2 (batch 3 is already matched)
+            raise ConnectionError("database went away")
+        return original(prepared)
+
+    matching._batch_commit = commit_then_fail
+    try:
+        with pytest.raises(ConnectionError):
+            market_drain(market.pk)
+    finally:
+        matching._batch_commit = original
+    assert MarketState.objects.get(pk=market.pk).last_applied_sequence == orders[2].sequence
+    assert Fill.objects.count() == 0
+    assert market.pk not in matching._books  # the book that ran ahead is gone
+
+    report = market_drain(market.pk)
+    assert report.applied == 4
+    assert Fill.objects.count() == 3
+    assert sorted(Fill.objects.values_list("trade_id", flat=True)) == [1, 2, 3]
+    _verified(market)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_matched_after_a_sequence_that_moved_on_writes_nothing(backlog):
+    """A worker that lost its lease mid-batch: the compare-and-set on the last applied sequence
+    refuses its write, whatever another worker did meanwhile."""
+    market, orders = backlog
+    cached = matching._book_for(market.pk)
+    assert cached is not None
+    prepared = matching._batch_prepare(cached, matching._commands_after(market.pk, 0, 3))
+    MarketState.objects.filter(pk=market.pk).update(
+        last_applied_sequence=orders[0].sequence
+    )  # "another worker"
+    with pytest.raises(BatchConflict):
+        matching._batch_commit(prepared)
+    assert Order.objects.filter(is_applied=True).count() == 0
+    assert Fill.objects.count() == 0
+    assert not connection.in_atomic_block

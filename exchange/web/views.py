@@ -17,6 +17,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.kyc_tiers import Product, tier_allows
+from accounts.services.access import access_product, access_refusal
 from core.errors import InvalidSymbol
 from core.money import parse_decimal
 from exchange.api.order_json import fill_json, order_history_json, order_json
@@ -186,4 +188,8 @@ def trade(request: HttpRequest, symbol: str) -> HttpResponse:
     }
     if authenticated:
         context.update(_private_context(request.user.pk, market, price_places, quantity_places))
+        # Said before the user fills the form in; the order API gives the same refusal.
+        context["refusal"] = access_refusal(user=request.user, product=Product.TRADE_SPOT, market=market)
+        product = access_product(product=Product.TRADE_SPOT, market=market)
+        context["refusal_is_verification"] = not tier_allows(request.user.kyc_level, product)
     return render(request, "exchange/trade.html", context)

@@ -1,3 +1,5 @@
+import { StreamSocket } from "./socket.js";
+
 // Wallet page: picking another asset/network shows its deposit address at once (the form also
 // works without this script, through its button).
 const form = document.getElementById("deposit-address");
@@ -29,4 +31,57 @@ if (entry && newAddress) {
   };
   entry.addEventListener("change", () => sync(true));
   sync(false);
+}
+
+// Live tables: a balance event (a deposit credited, a withdrawal settled or released) re-reads the
+// page and swaps the balance, deposit and withdrawal tables in place; statuses that move without
+// touching a balance (held -> approved -> signed -> broadcast) are caught by a slow poll that runs
+// only while some transfer is still on its way. The session authenticates the socket.
+const LIVE_TABLES = ["wallet-balances", "deposits", "withdrawals"];
+const FINAL_STATUSES = new Set(["confirmed", "declined", "rejected", "failed"]);
+const POLL_MS = 5000;
+let refreshing = null;
+
+function transfersInFlight() {
+  return [...document.querySelectorAll("#deposits tr[data-status], #withdrawals tr[data-status]")].some(
+    (row) => !FINAL_STATUSES.has(row.dataset.status),
+  );
+}
+
+async function refreshTables() {
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    const response = await fetch(window.location.href, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const id of LIVE_TABLES) {
+      const current = document.querySelector(`#${id} tbody`);
+      const next = fresh.querySelector(`#${id} tbody`);
+      if (current && next) current.replaceWith(next);
+    }
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+if (document.getElementById("withdrawals")) {
+  const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+  const stream = new StreamSocket({
+    url: `${scheme}//${window.location.host}/`,
+    statusElement: document.getElementById("socket-status"),
+    onOpen: () => {
+      stream.subscribe(["account.balanceUpdate"]);
+      refreshTables().catch((error) => console.warn("wallet refresh failed", error));
+    },
+    onFrame: (frame) => {
+      if (frame.stream === "account.balanceUpdate") {
+        refreshTables().catch((error) => console.warn("wallet refresh failed", error));
+      }
+    },
+  });
+  stream.connect();
+  setInterval(() => {
+    if (transfersInFlight()) refreshTables().catch((error) => console.warn("wallet refresh failed", error));
+  }, POLL_MS);
 }

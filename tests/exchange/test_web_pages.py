@@ -290,3 +290,32 @@ def test_wallet_gives_no_deposit_address_or_demo_deposit_below_the_deposit_tier(
     assert not bob.deposit_addresses.exists()
     assert not Deposit.objects.exists()
     assert balances_for_user(user_id=bob.pk) == {}
+
+
+def test_trading_page_tells_an_unverified_user_to_verify_before_ordering(client, demo_markets, bob):  # type: ignore[no-untyped-def]
+    client.force_login(bob)  # bob is unverified
+
+    html = client.get("/trade/SOL_USDC/").content.decode()
+
+    assert 'id="trade-refusal"' in html
+    assert "Complete basic verification to trade" in html
+    assert 'href="/account/verification/"' in html
+
+
+def test_trading_page_tells_an_eu_resident_perps_are_not_available(client, demo_markets, alice):  # type: ignore[no-untyped-def]
+    from accounts.jurisdictions import jurisdiction_cache_clear
+    from accounts.models import User
+    from accounts.services.kyc_jurisdictions import jurisdiction_seed_defaults
+
+    jurisdiction_seed_defaults()
+    jurisdiction_cache_clear()
+    User.objects.filter(pk=alice.pk).update(residence_country="FR")
+    client.force_login(alice)  # alice has full verification
+
+    perp = client.get("/trade/SOL_USDC_PERP/").content.decode()
+    spot = client.get("/trade/SOL_USDC/").content.decode()
+    jurisdiction_cache_clear()
+
+    assert "Perpetual futures are not available to residents of France" in perp
+    assert 'href="/account/verification/"' not in perp  # verifying more would not help
+    assert 'id="trade-refusal"' not in spot

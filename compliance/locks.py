@@ -17,12 +17,11 @@ import zlib
 from django.db import connection
 
 from compliance.models import ComplianceFlag
+from core.advisory_locks import AdvisoryNamespace
 
-# First keys of pg_advisory_xact_lock(int, int), unique across the project: exchange.services.matching
-# uses 0x5A7C, the outbox publisher 0x5A7D (held for its whole life: sharing it would block every
-# audited write while a publisher runs), exchange.services.withdrawals 0x5A80.
-AUDIT_NAMESPACE = 0x5A81
-LIST_SOURCE_NAMESPACE = 0x5A7E
+# First keys of pg_advisory_xact_lock(int, int): every namespace is declared in core.advisory_locks.
+AUDIT_NAMESPACE = int(AdvisoryNamespace.AUDIT_CHAIN)
+LIST_SOURCE_NAMESPACE = int(AdvisoryNamespace.WATCHLIST_SOURCE)
 AUDIT_KEY = 1
 
 

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import F, Q
 
+from core.advisory_locks import AdvisoryNamespace
 from exchange.engine import commands as ec
 from exchange.engine.engine import MatchingEngine
 from exchange.engine.enums import CancelScope, TriggerKind
@@ -50,7 +51,7 @@ from exchange.services.settlement import BatchEnd, BatchWriter
 
 logger = logging.getLogger(__name__)
 
-ADVISORY_NAMESPACE = 0x5A7C  # first key of pg_advisory_lock(int, int): "matching"
+ADVISORY_NAMESPACE = int(AdvisoryNamespace.MATCHING)
 
 
 @dataclass

@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from core.advisory_locks import AdvisoryNamespace
 from exchange import streams
 from exchange.models import Market, OutboxEvent
 from exchange.selectors_market_data import KLINE_INTERVALS
@@ -48,7 +49,7 @@ from exchange.selectors_market_data import KLINE_INTERVALS
 logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "satchel_outbox"
-ADVISORY_NAMESPACE = 0x5A7D  # first key of pg_advisory_lock(int, int): "outbox publisher"
+ADVISORY_NAMESPACE = int(AdvisoryNamespace.OUTBOX_PUBLISHER)
 ADVISORY_KEY = 1
 BATCH_SIZE = 1000
 # Without a NOTIFY (an event written elsewhere, a lost notification), a round still starts this often.

@@ -48,6 +48,7 @@ from accounts.services.access import access_require
 from accounts.services.two_factor import INVALID_TWO_FACTOR_CODE, totp_device_verify, user_has_2fa
 from compliance.services.audit import audit_record
 from compliance.services.travel_rule import travel_rule_record_create
+from core.advisory_locks import AdvisoryNamespace
 from core.errors import (
     DomainError,
     Forbidden,
@@ -97,7 +98,7 @@ APPROVE_PERMISSION = "exchange.approve_withdrawal"
 TWO_FACTOR_REQUIRED = "TWO_FACTOR_REQUIRED"
 # pg_advisory_xact_lock(namespace, user id): one withdrawal request per user at a time, so two
 # concurrent requests cannot both fit under the daily limit. Namespaces: compliance/locks.py.
-WITHDRAWAL_LIMIT_NAMESPACE = 0x5A80
+WITHDRAWAL_LIMIT_NAMESPACE = int(AdvisoryNamespace.WITHDRAWAL_LIMIT)
 # Withdrawal.quantity is DecimalField(38, 18): at most 20 integer digits.
 MAX_QUANTITY = Decimal(10) ** 20
 CLIENT_ID_MAX_LENGTH = Withdrawal._meta.get_field("client_id").max_length or 128

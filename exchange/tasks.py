@@ -17,7 +17,8 @@ def market_drain(market_id: int) -> int:
     return drain(market_id).applied
 
 
-@shared_task(acks_late=True, time_limit=30)
+# Both limits: a task-level hard limit under the global soft one makes Celery refuse to send it.
+@shared_task(acks_late=True, time_limit=30, soft_time_limit=25)
 def market_sweep() -> int:
     """Ring every market with pending commands: covers doorbells lost to a broker outage or a crash."""
     pending = MarketState.objects.filter(HAS_PENDING).values_list("market_id", "market__symbol")

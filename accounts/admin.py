@@ -45,6 +45,7 @@ from accounts.services.kyc_review import (
 )
 from accounts.services.users import user_create, user_email_check
 from compliance.models import Alert
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError, InvalidRequest, NotFound
 
 admin.site.site_header = "Satchel administration"
@@ -151,17 +152,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 # check `accounts.review_kyc` themselves and write the audit trail.
 
 
-class ReadOnlyKycMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 class RiskBandFilter(admin.SimpleListFilter):
     title = "risk band"
     parameter_name = "risk"
@@ -206,7 +196,7 @@ class KycDecisionForm(forms.Form):
 
 
 @admin.register(KycCase)
-class KycCaseAdmin(ReadOnlyKycMixin, admin.ModelAdmin):
+class KycCaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "user", "legal_name", "kind", "status", "target_level", "risk_band", "created_at")
     list_filter = (OpenFilter, "status", "kind", "target_level", RiskBandFilter, "created_at")
     search_fields = ("user__email", "user__kyc_profile__legal_name", "opened_reason")
@@ -312,7 +302,7 @@ class ReasonOnlyForm(forms.Form):
 
 
 @admin.register(KycProfile)
-class KycProfileAdmin(ReadOnlyKycMixin, admin.ModelAdmin):
+class KycProfileAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "user",
         "legal_name",
@@ -406,7 +396,7 @@ class KycProfileAdmin(ReadOnlyKycMixin, admin.ModelAdmin):
 
 
 @admin.register(KycDocument)
-class KycDocumentAdmin(ReadOnlyKycMixin, admin.ModelAdmin):
+class KycDocumentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "user",

@@ -28,20 +28,8 @@ from compliance.models import (
 )
 from compliance.services.freezes import DECIDE_PERMISSION, account_unfreeze
 from compliance.services.screening import alert_confirm, alert_dismiss
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
-
-
-class ReadOnlyAdminMixin:
-    """Records written by services only: staff may look, never add, edit or delete."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ReasonForm(forms.Form):

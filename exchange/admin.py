@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError, InvalidAsset, InvalidQuantity
 from core.money import render
 from exchange.models import Asset, AssetToken, Deposit, JournalEntry, JournalLine, LedgerAccount, Market
@@ -26,19 +27,6 @@ from exchange.services.deposits import REVIEW_PERMISSION, deposit_credit, deposi
 
 # Django's default permission on Deposit; the normal add form is off, this one gates the credit form.
 CREDIT_DEPOSIT_PERMISSION = "exchange.add_deposit"
-
-
-class ReadOnlyAdminMixin:
-    """Domain state: staff may look, never add, edit or delete (services are the only writers)."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class AssetTokenInline(admin.TabularInline):

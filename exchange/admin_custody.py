@@ -15,8 +15,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
-from compliance.admin import ReadOnlyAdminMixin, reason_step
+from compliance.admin import reason_step
 from compliance.admin_site import customer_link
+from core.admin import ReadOnlyAdminMixin
 from core.errors import DomainError
 from exchange.models import Withdrawal, WithdrawalAddress
 from exchange.services.withdrawals import (

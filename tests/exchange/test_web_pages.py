@@ -319,3 +319,28 @@ def test_trading_page_tells_an_eu_resident_perps_are_not_available(client, demo_
     assert "Perpetual futures are not available to residents of France" in perp
     assert 'href="/account/verification/"' not in perp  # verifying more would not help
     assert 'id="trade-refusal"' not in spot
+
+
+def test_withdraw_form_tells_a_basic_customer_to_complete_full_verification(client, demo_markets, bob):  # type: ignore[no-untyped-def]
+    from accounts.models import KycLevel, User
+
+    User.objects.filter(pk=bob.pk).update(kyc_level=KycLevel.BASIC)  # may deposit and trade, not withdraw
+    _credit(bob, "SOL", "5")
+    client.force_login(bob)
+    before = balances_for_user(user_id=bob.pk)
+
+    response = client.post(
+        "/wallet/",
+        {
+            "asset": "SOL",
+            "blockchain": "Solana",
+            "address": "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin",
+            "quantity": "1",
+            "twoFactorToken": "123456",
+        },
+    )
+
+    assert response.status_code == 400
+    assert "Complete full verification to withdraw" in response.content.decode()
+    assert not Withdrawal.objects.exists()
+    assert balances_for_user(user_id=bob.pk) == before

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from config import services
+from config import engine_build, services
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -226,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("test", help="run the test suite (extra arguments go to pytest)")
     sub.add_parser("lint", help="ruff and import-linter")
     sub.add_parser("reset", help="stop the embedded servers and delete their data")
+    sub.add_parser("build-engine", help="compile the matching engine with mypyc (--force retries a failure)")
     args, rest = parser.parse_known_args(argv)
+    if args.command == "build-engine":
+        return engine_build.main(rest)
+    # Once per change of the engine's sources; on failure the pure engine runs (one stderr line).
+    engine_build.ensure()
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     if args.command == "run":

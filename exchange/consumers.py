@@ -35,7 +35,7 @@ from django.http.request import split_domain_port, validate_host
 
 from accounts.models import User
 from accounts.services.access import stream_refusal
-from exchange import stream_auth, streams
+from exchange import stream_auth, stream_hub, streams
 from exchange.models import Market, MarketState
 from exchange.stream_auth import FORBIDDEN_STREAM, INVALID_SIGNATURE, StreamError
 
@@ -139,6 +139,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # and a gap closes the socket, since ccxt would silently keep a wrong book (§8.6).
         self.depth_last: dict[str, int] = {}
         self.trade_last: dict[str, int] = {}
+        # Every frame goes out through the writer, in order (exchange/stream_hub.py). Public
+        # streams come from this process's hub; while a stream's initial frames are read, its
+        # frames from the hub wait here, so that they follow the initial ones.
+        self.writer = stream_hub.FrameWriter(self.base_send)
+        self.joining: dict[str, list[stream_hub.Frame]] = {}
         # The session cookie counts only on a socket this site's own pages opened (see the module doc).
         cookies = self.scope.get("cookies") or {}
         self.session_key: str | None = None
@@ -147,8 +152,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        if hasattr(self, "writer"):
+            self.writer.cancel()
+        hub = stream_hub.stream_hub(self.channel_layer)
         for stream in getattr(self, "public", ()):
-            await self.channel_layer.group_discard(streams.public_group(stream), self.channel_name)
+            await hub.leave(stream, self)
         if getattr(self, "private", None) and self.user_id is not None:
             await self.channel_layer.group_discard(streams.user_group(self.user_id), self.channel_name)
         for api_key_id in getattr(self, "api_key_ids", ()):
@@ -158,16 +166,16 @@ class StreamConsumer(AsyncWebsocketConsumer):
         try:
             message = json.loads(text_data if text_data is not None else (bytes_data or b""))
         except (ValueError, RecursionError):
-            await self._send_error(INVALID_REQUEST, "Invalid JSON")
+            self._send_error(INVALID_REQUEST, "Invalid JSON")
             return
         method = message.get("method") if isinstance(message, dict) else None
         method = method.upper() if isinstance(method, str) else None
         if method == "PING":
-            await self._send({"id": message.get("id"), "result": "PONG"})
+            self._send({"id": message.get("id"), "result": "PONG"})
             return
         params = message.get("params") if method in ("SUBSCRIBE", "UNSUBSCRIBE") else None
         if not isinstance(params, list):
-            await self._send_error(INVALID_REQUEST, "Invalid request")
+            self._send_error(INVALID_REQUEST, "Invalid request")
             return
         if method == "UNSUBSCRIBE":
             await self._unsubscribe(params)
@@ -175,7 +183,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         try:
             await self._subscribe(params, message.get("signature"))
         except StreamError as error:
-            await self._send_error(error.code, error.message)
+            self._send_error(error.code, error.message)
 
     # --- subscriptions ------------------------------------------------------------------------------
 
@@ -244,15 +252,21 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.private.add(stream.name)
 
     async def _join_public(self, stream: streams.Stream, market: Market) -> None:
-        # Join first, then read: whatever commits after the read reaches the group, hence this
+        # Join first, then read: whatever commits after the read reaches the hub, hence this
         # socket; what committed before is in the initial frames or in the REST snapshot.
-        await self.channel_layer.group_add(streams.public_group(stream.name), self.channel_name)
+        self.joining[stream.name] = []
         self.public.add(stream.name)
-        frames = await database_sync_to_async(_initial_frames)(stream, market)
+        await stream_hub.stream_hub(self.channel_layer).join(stream.name, self)
+        try:
+            frames = await database_sync_to_async(_initial_frames)(stream, market)
+        finally:
+            waiting = self.joining.pop(stream.name, [])
         if stream.kind == "depth" and frames:
             self.depth_last[stream.name] = int(frames[0]["u"])
         for data in frames:
-            await self._send({"stream": stream.name, "data": data})
+            self._send({"stream": stream.name, "data": data})
+        # No await from the pop to here: nothing from the hub comes between.
+        self.hub_frames(waiting)
 
     async def _unsubscribe(self, names: list[object]) -> None:
         # Unsubscribing from something not subscribed is not an error worth failing a client for.
@@ -262,7 +276,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 self.public.discard(name)
                 self.depth_last.pop(name, None)
                 self.trade_last.pop(name, None)
-                await self.channel_layer.group_discard(streams.public_group(name), self.channel_name)
+                self.joining.pop(name, None)
+                await stream_hub.stream_hub(self.channel_layer).leave(name, self)
             elif name in self.private:
                 self.private.discard(name)  # type: ignore[arg-type]
                 if not self.private and self.user_id is not None:
@@ -282,16 +297,23 @@ class StreamConsumer(AsyncWebsocketConsumer):
         await super().dispatch(message)
 
     async def stream_events(self, message: dict[str, Any]) -> None:
+        # Only private events reach the consumer's own channel: public ones come from the hub.
         user_id = message.get("user")
-        if user_id is not None:
-            if user_id == self.user_id:
-                await self._private_events(message["events"])
-            return
-        # Public frames come encoded by the publisher (streams.stream_events_send), with the ids
-        # that order them: every subscriber sends the same text without decoding the event.
-        for stream, kind, first_id, last_id, text in message["frames"]:
-            if stream not in self.public:
+        if user_id is not None and user_id == self.user_id:
+            await self._private_events(message["events"])
+
+    def hub_frames(self, frames: list[stream_hub.Frame]) -> None:
+        """Public frames from this process's hub (exchange/stream_hub.py), encoded once by the
+        publisher (streams.stream_events_send) next to the ids that order them: every subscriber
+        writes the same text without decoding the event. No await: the hub calls every socket."""
+        for frame in frames:
+            stream, kind, first_id, last_id, text = frame
+            if stream not in self.public or self.writer.is_closed:
                 continue  # unsubscribed while the message was on its way
+            waiting = self.joining.get(stream)
+            if waiting is not None:
+                waiting.append(frame)
+                continue
             if kind == "depth":
                 last = self.depth_last.get(stream)
                 if last is not None:
@@ -299,14 +321,14 @@ class StreamConsumer(AsyncWebsocketConsumer):
                         continue
                     if first_id > last + 1:
                         logger.warning("depth gap on %s: %s after %s; closing", stream, first_id, last)
-                        await self.close(code=CLOSE_DEPTH_GAP)
+                        self.writer.close(CLOSE_DEPTH_GAP)
                         return
                 self.depth_last[stream] = last_id
             elif kind == "trade":
                 if last_id <= self.trade_last.get(stream, 0):
                     continue
                 self.trade_last[stream] = last_id
-            await self.send(text_data=text)
+            self.writer.write(text)
 
     async def _private_events(self, events: list[list[Any]]) -> None:
         # The per-event check is `self.private`, which an access end empties: no query per event.
@@ -326,10 +348,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
             self.checked_at = checked_at
         for stream, data in events:
             if stream in self.private:
-                await self._send({"stream": stream, "data": data})
+                self._send({"stream": stream, "data": data})
             symbol = data.get("s")
             if symbol and f"{stream}.{symbol}" in self.private:
-                await self._send({"stream": f"{stream}.{symbol}", "data": data})
+                self._send({"stream": f"{stream}.{symbol}", "data": data})
 
     async def stream_access_end(self, message: dict[str, Any]) -> None:
         """A key this socket subscribed with was revoked, or its account frozen (streams.py)."""
@@ -349,12 +371,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.api_key_ids.clear()
         self.session_granted = False
         if had_private:
-            await self._send_error(error.code, error.message)
+            self._send_error(error.code, error.message)
 
     # --- frames -------------------------------------------------------------------------------------
 
-    async def _send(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+    def _send(self, frame: dict[str, Any]) -> None:
+        self.writer.write(json.dumps(frame, separators=(",", ":")))
 
-    async def _send_error(self, code: int, message: str) -> None:
-        await self._send({"id": None, "error": {"code": code, "message": message}})
+    def _send_error(self, code: int, message: str) -> None:
+        self._send({"id": None, "error": {"code": code, "message": message}})

@@ -5,11 +5,15 @@
 1. Writes the standard stream (see `stream.py`) to var/bench-peers/.
 2. Creates var/bench-peers/venv with `python -m venv` and pip-installs the peers there (pinned);
    a peer that does not install is reported as such and skipped.
-3. Runs every engine in its own fresh process on the same stream file: Satchel with this
-   interpreter, peers with the peers' venv, each through a small adapter in `adapters/` (the peers'
-   code is imported from their installed packages, never copied). Each adapter builds the engine's
-   input objects first, untimed, then times every command alone (see `harness.py`).
-4. Prints a table and, last, one JSON line with every figure.
+3. Compiles Satchel's engine with mypyc if the current sources have no build yet
+   (`config/engine_build.py`, as `./satchel build-engine` does).
+4. Runs every engine in its own fresh process on the same stream file: Satchel twice with this
+   interpreter, compiled and pure (SATCHEL_ENGINE=pure), peers with the peers' venv, each through a
+   small adapter in `adapters/` (the peers' code is imported from their installed packages, never
+   copied). Each adapter builds the engine's input objects first, untimed, then times every
+   command alone (see `harness.py`).
+5. Prints a table and, last, one JSON line with every figure; "compiled x" and "pure x" are how
+   many times faster than each engine the two Satchel builds are.
 
 A peer slower than the per-run time budget runs on the first part of the stream only; its row says
 how many commands it got through, and its trade count is checked against Satchel's on that prefix.
@@ -35,6 +39,10 @@ VENV_PYTHON = VENV / "bin" / "python"
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 from stream import generate  # noqa: E402 - needs the paths above
+
+from config.engine_build import build as build_engine  # noqa: E402
+
+COMPILED, PURE = "satchel (compiled)", "satchel (pure)"
 
 # name, pip requirement, import check, adapter, adapter flags, kind, how the stream is adapted
 PEERS = [
@@ -129,10 +137,24 @@ def _shown(path: Path) -> str:
 
 
 def run_adapter(
-    python: Path | str, adapter: str, flags: list[str], stream: Path, count: int, budget: float
+    python: Path | str,
+    adapter: str,
+    flags: list[str],
+    stream: Path,
+    count: int,
+    budget: float,
+    env: dict[str, str] | None = None,
 ) -> dict:  # type: ignore[type-arg]
     command = [str(python), str(HERE / "adapters" / adapter), str(stream), str(count), str(budget), *flags]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=budget * 3 + 600, cwd=ROOT)
+    environment = {key: value for key, value in os.environ.items() if key != "SATCHEL_ENGINE"}
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=budget * 3 + 600,
+        cwd=ROOT,
+        env={**environment, **(env or {})},
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode or not lines:
         return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
@@ -155,19 +177,18 @@ def main() -> None:
     facts = generate(stream_path, args.commands, args.seed)
     print(f"stream: {stream_path} ({time.perf_counter() - started:.1f}s) {facts}", flush=True)
     failures = ensure_peers(wanted)
+    if not build_engine():
+        failures[COMPILED] = "mypyc build failed (see the line above); the pure engine runs alone"
 
-    engines: list[tuple[str, Path | str, str, list[str], str, str]] = [
-        (
-            "satchel",
-            sys.executable,
-            "satchel.py",
-            [],
-            "pure Python",
-            "limit GTC / market IOC by quantity, STP Allow",
-        )
+    note = "limit GTC / market IOC by quantity, STP Allow"
+    pure_env = {"SATCHEL_ENGINE": "pure"}
+    engines: list[tuple[str, Path | str, str, list[str], str, str, dict[str, str]]] = [
+        (COMPILED, sys.executable, "satchel.py", [], "mypyc", note, {}),
+        (PURE, sys.executable, "satchel.py", [], "pure Python", note, pure_env),
     ]
+    engines = [engine for engine in engines if engine[0] not in failures]
     engines += [
-        (name, VENV_PYTHON, adapter, flags, kind, note)
+        (name, VENV_PYTHON, adapter, flags, kind, note, {})
         for name, _, _, adapter, flags, kind, note in PEERS
         if name in wanted and name not in failures
     ]
@@ -176,8 +197,10 @@ def main() -> None:
     for round_number in range(args.rounds):
         # Rotate the order each round so that a burst of other load does not always hit one engine.
         shift = round_number % len(engines)
-        for name, python, adapter, flags, kind, note in engines[shift:] + engines[:shift]:
-            result = run_adapter(python, adapter, flags, stream_path, args.commands, args.budget)
+        for name, python, adapter, flags, kind, note, env in engines[shift:] + engines[:shift]:
+            result = run_adapter(python, adapter, flags, stream_path, args.commands, args.budget, env)
+            if name == COMPILED and result.get("implementation", "compiled") != "compiled":
+                result = {"error": "the compiled engine did not load (stale or missing build)"}
             result.update({"engine": name, "kind": kind, "adaptation": note, "round": round_number + 1})
             rounds.append(result)
             shown = result.get("ops_per_s", result.get("error"))
@@ -185,43 +208,45 @@ def main() -> None:
             if "error" not in result and result["ops_per_s"] > best.get(name, {}).get("ops_per_s", -1):
                 best[name] = result
 
-    # Faithfulness: a peer must trade exactly what Satchel trades on the commands it processed.
+    # Faithfulness: every engine (the compiled Satchel included) must trade exactly what the pure
+    # Satchel trades on the commands it processed.
     for name, result in best.items():
-        if name == "satchel" or "trades" not in result:
+        if name == PURE or "trades" not in result:
             continue
-        reference = best["satchel"]
+        reference = best[PURE]
         if result["commands"] != reference["commands"]:
-            reference = run_adapter(sys.executable, "satchel.py", [], stream_path, result["commands"], 600.0)
+            reference = run_adapter(
+                sys.executable, "satchel.py", [], stream_path, result["commands"], 600.0, pure_env
+            )
         result["same_trades_as_satchel"] = (result["trades"], result["traded_lots"]) == (
             reference["trades"],
             reference["traded_lots"],
         )
 
-    ours = best["satchel"]["ops_per_s"]
-    for result in best.values():
-        result["satchel_speedup"] = round(ours / result["ops_per_s"], 2)
-    python_peers = [r for n, r in best.items() if n != "satchel" and r["kind"] == "pure Python"]
+    for ours in (COMPILED, PURE):
+        if ours in best:
+            for result in best.values():
+                key = "compiled_speedup" if ours == COMPILED else "pure_speedup"
+                result[key] = round(best[ours]["ops_per_s"] / result["ops_per_s"], 2)
+    python_peers = [r for n, r in best.items() if n not in (COMPILED, PURE) and r["kind"] == "pure Python"]
     fastest_python = max(python_peers, key=lambda r: r["ops_per_s"], default=None)
     liquibook = best.get("liquibook")
+
+    def target(peer: dict | None, key: str, goal: float) -> dict[str, object] | None:  # type: ignore[type-arg]
+        if peer is None or key not in peer:
+            return None
+        return {"peer": peer["engine"], "speedup": peer[key], "goal": goal, "met": peer[key] >= goal}
+
     targets = {
-        "vs_fastest_pure_python_peer": None
-        if fastest_python is None
-        else {
-            "peer": fastest_python["engine"],
-            "speedup": fastest_python["satchel_speedup"],
-            "goal": 5.0,
-            "met": fastest_python["satchel_speedup"] >= 5.0,
-        },
-        "vs_liquibook_from_python": None
-        if liquibook is None
-        else {
-            "speedup": liquibook["satchel_speedup"],
-            "goal": 1.0,
-            "met": liquibook["satchel_speedup"] >= 1.0,
-        },
+        f"{label}_vs_{name}": target(peer, f"{label}_speedup", goal)
+        for label in ("compiled", "pure")
+        for name, peer, goal in (
+            ("fastest_pure_python_peer", fastest_python, 5.0),
+            ("liquibook_from_python", liquibook, 1.0),
+        )
     }
 
-    header = f"{'engine':24s} {'kind':13s} {'commands':>9s} {'ops/s':>10s} {'mean µs':>8s} {'p50 µs':>7s} {'p90 µs':>7s} {'p99 µs':>7s} {'trades':>8s} {'satchel x':>9s}"
+    header = f"{'engine':24s} {'kind':13s} {'commands':>9s} {'ops/s':>10s} {'mean µs':>8s} {'p50 µs':>7s} {'p90 µs':>7s} {'p99 µs':>7s} {'trades':>8s} {'compiled x':>10s} {'pure x':>7s}"
     print()
     print(header)
     print("-" * len(header))
@@ -230,7 +255,8 @@ def main() -> None:
         print(
             f"{result['engine']:24s} {result['kind']:13s} {commands:>9s} {result['ops_per_s']:>10,d} "
             f"{result['mean_us']:>8.2f} {result['p50_us']:>7.2f} {result['p90_us']:>7.2f} {result['p99_us']:>7.2f} "
-            f"{result.get('trades', '-')!s:>8s} {result['satchel_speedup']:>9.2f}"
+            f"{result.get('trades', '-')!s:>8s} {result.get('compiled_speedup', '-')!s:>10s} "
+            f"{result.get('pure_speedup', '-')!s:>7s}"
         )
     print("* stopped at the time budget: figures for that prefix of the stream")
     for name, error in failures.items():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import resource
@@ -33,6 +34,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import uvloop
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -71,7 +75,12 @@ class Tally:
     frames: int = 0
 
 
-async def _subscribe(url: str, subscriber: Subscriber, tally: Tally, stop: asyncio.Event) -> None:
+async def _subscribe(
+    url: str, subscriber: Subscriber, tally: Tally, stop: asyncio.Event, client: str
+) -> None:
+    if client == "raw":
+        await _subscribe_raw(url, subscriber, tally, stop)
+        return
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
@@ -93,32 +102,126 @@ async def _subscribe(url: str, subscriber: Subscriber, tally: Tally, stop: async
 
 async def _receive(ws: Any, subscriber: Subscriber, tally: Tally) -> None:
     async for raw in ws:
-        received_at = time.time_ns() // 1000
-        frame = json.loads(raw)
-        data = frame.get("data")
-        if data is None:
-            raise AssertionError(f"unexpected frame {raw!r:.200}")
-        kind = data["e"]
-        if kind == "depth":
-            if data["U"] == data["u"] and data["a"] == data["b"] == []:
-                subscriber.ready.set()  # the warm-up frames right after SUBSCRIBE, all alike
-                subscriber.depth_last = data["u"]
-                continue
-            last = subscriber.depth_last
-            if last is not None:
-                if data["u"] <= last:
-                    subscriber.duplicates += 1
-                    continue
-                if data["U"] > last + 1:
-                    subscriber.gaps += 1
+        _frame_received(raw, time.time_ns() // 1000, subscriber, tally)
+
+
+def _frame_received(raw: str | bytes, received_at: int, subscriber: Subscriber, tally: Tally) -> None:
+    frame = json.loads(raw)
+    data = frame.get("data")
+    if data is None:
+        raise AssertionError(f"unexpected frame {raw!r:.200}")
+    kind = data["e"]
+    if kind == "depth":
+        if data["U"] == data["u"] and data["a"] == data["b"] == []:
+            subscriber.ready.set()  # the warm-up frames right after SUBSCRIBE, all alike
             subscriber.depth_last = data["u"]
-            key = ("depth", data["u"])
-        else:
-            key = ("trade", data["t"])
-        if data["E"] >= tally.since_micros and key not in subscriber.received:
-            subscriber.received.add(key)
-            tally.frames += 1
-            tally.latencies_us.append(received_at - data["E"])
+            return
+        last = subscriber.depth_last
+        if last is not None:
+            if data["u"] <= last:
+                subscriber.duplicates += 1
+                return
+            if data["U"] > last + 1:
+                subscriber.gaps += 1
+        subscriber.depth_last = data["u"]
+        key = ("depth", data["u"])
+    else:
+        key = ("trade", data["t"])
+    if data["E"] >= tally.since_micros and key not in subscriber.received:
+        subscriber.received.add(key)
+        tally.frames += 1
+        tally.latencies_us.append(received_at - data["E"])
+
+
+class _RawClient(asyncio.Protocol):
+    """A minimal WebSocket client for this benchmark only: it reads the server's frames in the
+    protocol callback and stamps them there, where the websockets client's frame parsing, queue
+    and task hop per frame cost about three times what the server spends per frame (at 1,000
+    sockets the client then measured its own backlog). Server frames are unmasked and unfragmented
+    (uvicorn sends each message whole); the one client frame, the SUBSCRIBE, is masked."""
+
+    def __init__(self, host: str, subscriber: Subscriber, tally: Tally) -> None:
+        self.host, self.subscriber, self.tally = host, subscriber, tally
+        self.buffer = bytearray()
+        self.upgraded = False
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            f"GET / HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def send_text(self, text: str) -> None:
+        assert self.transport is not None
+        payload, mask = text.encode(), os.urandom(4)
+        length = len(payload)
+        header = bytes([0x81, 0x80 | length]) if length < 126 else bytes([0x81, 0xFE]) + length.to_bytes(2)
+        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        self.transport.write(header + mask + masked)
+
+    def data_received(self, data: bytes) -> None:
+        received_at = time.time_ns() // 1000
+        buffer = self.buffer
+        buffer += data
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buffer.startswith(b"HTTP/1.1 101"):
+                raise AssertionError(f"upgrade refused: {bytes(buffer[:200])!r}")
+            del buffer[: end + 4]
+            self.upgraded = True
+            self.send_text(json.dumps({"method": "SUBSCRIBE", "params": STREAMS}))
+        offset = 0
+        while len(buffer) - offset >= 2:
+            opcode, length = buffer[offset] & 0x0F, buffer[offset + 1] & 0x7F
+            start = offset + 2
+            if length == 126:
+                length, start = int.from_bytes(buffer[start : start + 2]), start + 2
+            elif length == 127:
+                length, start = int.from_bytes(buffer[start : start + 8]), start + 8
+            if len(buffer) < start + length:
+                break
+            payload = bytes(buffer[start : start + length])
+            offset = start + length
+            if opcode == 0x1:
+                _frame_received(payload, received_at, self.subscriber, self.tally)
+            elif opcode == 0x8:
+                self.subscriber.closed_early = True
+                self.subscriber.ready.set()
+                assert self.transport is not None
+                self.transport.close()
+        del buffer[:offset]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def _subscribe_raw(url: str, subscriber: Subscriber, tally: Tally, stop: asyncio.Event) -> None:
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    loop = asyncio.get_running_loop()
+    try:
+        transport, client = await loop.create_connection(
+            lambda: _RawClient(parts.netloc, subscriber, tally), parts.hostname, parts.port
+        )
+    except OSError:
+        subscriber.closed_early = True
+        subscriber.ready.set()
+        return
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({stopping, client.closed}, return_when=asyncio.FIRST_COMPLETED)
+    if not stop.is_set():
+        subscriber.closed_early = True
+    stopping.cancel()
+    transport.close()
 
 
 def _signed_headers(account: dict[str, str], instruction: str, body: dict[str, str]) -> dict[str, str]:
@@ -181,7 +284,13 @@ def _percentile(sorted_values: list[int], fraction: float) -> float:
 
 
 async def _measure(
-    http_url: str, subscribers_count: int, maker: dict, taker: dict, rate: float, seconds: float
+    http_url: str,
+    subscribers_count: int,
+    maker: dict,
+    taker: dict,
+    rate: float,
+    seconds: float,
+    client: str,
 ) -> dict[str, Any]:
     ws_url = http_url.replace("http://", "ws://") + "/"
     stop = asyncio.Event()
@@ -191,7 +300,7 @@ async def _measure(
 
     async def start(subscriber: Subscriber) -> asyncio.Task[None]:
         async with gate:
-            task = asyncio.create_task(_subscribe(ws_url, subscriber, tally, stop))
+            task = asyncio.create_task(_subscribe(ws_url, subscriber, tally, stop, client))
             await asyncio.wait_for(subscriber.ready.wait(), 60)
             return task
 
@@ -214,6 +323,7 @@ async def _measure(
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return {
         "subscribers": subscribers_count,
+        "client": client,
         "orders_offered_per_second": rate,
         "orders": outcomes,
         "events": len(events),
@@ -308,6 +418,13 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, action="append", help="sockets (repeatable)")
     parser.add_argument("--rate", type=float, default=10.0, help="orders offered per second")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--client",
+        choices=("raw", "websockets"),
+        default="raw",
+        help="raw: a minimal client on uvloop that stamps frames as they arrive (default); "
+        "websockets: the websockets library's asyncio client, as the first figures used",
+    )
     args = parser.parse_args()
     counts = args.subscribers or [100, 1000]
     os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "bench"))
@@ -329,7 +446,11 @@ def main() -> None:
                 raise SystemExit("server did not start")
             time.sleep(0.2)
         time.sleep(3)  # workers up
-        runs = [asyncio.run(_measure(url, n, maker, taker, args.rate, args.seconds)) for n in counts]
+        loop_factory = uvloop.new_event_loop if args.client == "raw" else None
+        runs = []
+        for n in counts:
+            with asyncio.Runner(loop_factory=loop_factory) as runner:
+                runs.append(runner.run(_measure(url, n, maker, taker, args.rate, args.seconds, args.client)))
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)

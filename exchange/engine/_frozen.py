@@ -11,15 +11,34 @@ the result is an ordinary instance of the frozen class: equal to, hashing like a
 one built through its constructor (tests check each builder against the constructor).
 
 Public constructors stay the normal dataclass ones; builders are an internal optimisation.
+
+Compiled with mypyc (`COMPILED`), the classes are native: their layouts differ from any Python
+draft, so the switch is impossible, and unnecessary: the hot classes declare their own `__init__`
+(`init=False`), which mypyc turns into direct stores, so calling the constructor is the fast path.
+The engine's hot spots test their module's `COMPILED` and build through the constructor there.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, TypeVar
+
+_Class = TypeVar("_Class", bound=type[Any])
+
+
+def compiled(module_file: str) -> bool:
+    """Whether the module at `module_file` (its `__file__`) was loaded compiled by mypyc.
+
+    Each module asks for itself: the engine's build compiles most modules but not all
+    (`exchange/engine/__init__.py`), and a module built by mypyc is an extension module."""
+    return module_file.endswith((".so", ".pyd"))
 
 
 def draft_class(frozen: type[Any]) -> type[Any]:
-    """The mutable twin of the frozen slots dataclass `frozen` (same base and slots)."""
+    """The mutable twin of the frozen slots dataclass `frozen` (same base and slots); for a class
+    compiled by mypyc, `frozen` itself (never used as a draft: build through the constructor)."""
+    if compiled(sys.modules[frozen.__module__].__file__ or ""):
+        return frozen
     if frozen.__bases__ != (object,) or "__slots__" not in frozen.__dict__:
         raise TypeError(f"{frozen.__name__} must be a slots dataclass deriving from object")
     draft = type(
@@ -32,6 +51,13 @@ def draft_class(frozen: type[Any]) -> type[Any]:
         },
     )
     # Prove at import time that CPython accepts the class switch, not on the first fill.
-    probe = object.__new__(draft)
+    probe: Any = object.__new__(draft)
     probe.__class__ = frozen
     return draft
+
+
+def interpreted(cls: _Class) -> _Class:
+    """Keep `cls` an ordinary Python class when compiled (mypyc makes a class native unless it has
+    a decorator it does not know). For events that carry a refused command's fields as received:
+    a native class would raise on a field of the wrong type instead of reporting the refusal."""
+    return cls

@@ -8,7 +8,11 @@ A `PlaceOrder` checks its fields once, when it is built, and keeps the verdict i
 (None when it is well-formed). It never raises: the engine answers a malformed placement, like a
 duplicate order id, with an `OrderRejected` event and changes nothing, so a corrupt database row
 cannot wedge a market's worker. The checks compare enum members by identity on purpose: the engine
-branches with `is`, so a plain string that merely equals a member ("GTC") is rejected.
+branches with `is`, so a plain string that merely equals a member ("GTC") is rejected. Every field
+the engine reads is type-checked here (ids and sizes int, `post_only` bool): the compiled engine
+(mypyc) would raise on a field of the wrong type where the pure one would carry it along.
+
+This module is not compiled: a placement's fields must be able to hold anything until checked.
 
 `limit_order`, `market_order`, `cancel_order` and `cancel_all` build commands several times faster
 than the dataclass constructors (see `_frozen`); both give equal objects.
@@ -143,10 +147,13 @@ def placement_error(cmd: PlaceOrder) -> RejectReason | None:
     else:
         return _INVALID_ORDER
     side, stp = cmd.side, cmd.self_trade_prevention
+    client_id = cmd.client_id
     if (
         (side is not BID and side is not ASK)
         or type(cmd.order_id) is not int
         or type(cmd.account_id) is not int
+        or (client_id is not None and type(client_id) is not int)
+        or type(cmd.post_only) is not bool
     ):
         return _INVALID_ORDER
     if stp is not REJECT_TAKER and stp is not ALLOW and stp is not REJECT_MAKER and stp is not REJECT_BOTH:

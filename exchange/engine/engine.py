@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from typing import Any, Final, cast
 
+from exchange.engine._frozen import compiled
 from exchange.engine.book import Book, Level, Order
 from exchange.engine.commands import CancelAll, CancelOrder, Command, PlaceOrder
 from exchange.engine.enums import (
@@ -52,8 +54,14 @@ from exchange.engine.state import Depth, RestingOrder, Snapshot
 from exchange.engine.triggers import TriggerBook, condition_met
 
 _new = object.__new__
-_STOP_LOSS = TriggerKind.STOP_LOSS
-_TAKE_PROFIT = TriggerKind.TAKE_PROFIT
+_STOP_LOSS: Final = TriggerKind.STOP_LOSS
+_TAKE_PROFIT: Final = TriggerKind.TAKE_PROFIT
+_DUPLICATE_ORDER_ID: Final = RejectReason.DUPLICATE_ORDER_ID
+# Final copies: compiled, each is a C static instead of a lookup in the module's dict per command.
+_PLACE_ORDER: Final = PlaceOrder
+_CANCEL_ORDER: Final = CancelOrder
+_CANCEL_ALL: Final = CancelAll
+COMPILED: Final = compiled(__file__)  # see `matching.COMPILED`
 
 
 class SnapshotError(ValueError):
@@ -87,40 +95,52 @@ class MatchingEngine:
         """
         events: list[Event] = []
         kind = type(command)
-        if kind is PlaceOrder:
+        if kind is _PLACE_ORDER:
             # The placement path is inlined here: it runs for most commands.
-            order_id = command.order_id  # type: ignore[union-attr]
+            place = cast(PlaceOrder, command)
             book = self.book
-            reason = command.rejection  # type: ignore[union-attr]
-            if reason is None and (order_id in book.orders or order_id in self.triggers.by_id):
-                reason = RejectReason.DUPLICATE_ORDER_ID
+            reason = place.rejection
+            if reason is None:  # well-formed, so its fields have their types and can be read as such
+                order_id = place.order_id
+                if order_id in book.orders or order_id in self.triggers.by_id:
+                    reason = _DUPLICATE_ORDER_ID
             if reason is not None:
-                events.append(OrderRejected(order_id, command.account_id, command.client_id, reason))  # type: ignore[union-attr]
+                # As given: a malformed command's fields may have any type (`OrderRejected`).
+                raw: Any = command
+                events.append(OrderRejected(raw.order_id, raw.account_id, raw.client_id, reason))
                 outcome = NOTHING
-            elif command.trigger_price is not None:  # type: ignore[union-attr]
-                outcome = self._place_trigger(command, events)  # type: ignore[arg-type]
+            elif place.trigger_price is not None:
+                outcome = self._place_trigger(place, events)
             else:
-                if command.order_type is LIMIT and command.time_in_force is GTC:  # type: ignore[union-attr]
+                if place.order_type is LIMIT and place.time_in_force is GTC:
                     # Fast path for the commonest command of all: a GTC limit that does not cross.
-                    price = command.price  # type: ignore[union-attr]
-                    if command.side is BID:  # type: ignore[union-attr]
+                    price = place.price
+                    assert price is not None  # a well-formed limit order has one
+                    if place.side is BID:
                         keys = book.ask_keys
-                        crosses = keys and -keys[-1] <= price
+                        crosses = bool(keys) and -keys[-1] <= price
                     else:
                         keys = book.bid_keys
-                        crosses = keys and keys[-1] >= price
+                        crosses = bool(keys) and keys[-1] >= price
                     if not crosses:
-                        rest(book, command, price, command.quantity, 0, 0, NEW, events, -1)  # type: ignore[arg-type, union-attr]
+                        rest(book, place, price, place.quantity, 0, 0, NEW, events, -1)  # type: ignore[arg-type]
                         self.sequence += 1
                         self.update_id += 1
                         return events
-                outcome = execute(book, command, events)  # type: ignore[arg-type]
-                if outcome == TRADED and self.triggers.by_id and self.triggers.is_due(book.last_price):  # type: ignore[arg-type]
-                    self._run_triggers(self.triggers.fire(book.last_price), events)  # type: ignore[arg-type]
-        elif kind is CancelOrder:
-            outcome = self._cancel(command, events)  # type: ignore[arg-type]
-        elif kind is CancelAll:
-            outcome = self._cancel_all(command, events)  # type: ignore[arg-type]
+                outcome = execute(book, place, events)
+                last_price = book.last_price
+                triggers = self.triggers
+                if (
+                    outcome == TRADED
+                    and triggers.by_id
+                    and last_price is not None
+                    and triggers.is_due(last_price)
+                ):
+                    self._run_triggers(triggers.fire(last_price), events)
+        elif kind is _CANCEL_ORDER:
+            outcome = self._cancel(cast(CancelOrder, command), events)
+        elif kind is _CANCEL_ALL:
+            outcome = self._cancel_all(cast(CancelAll, command), events)
         else:
             raise TypeError(f"not an engine command: {command!r}")
         self.sequence += 1
@@ -142,10 +162,12 @@ class MatchingEngine:
     # -- placing ---------------------------------------------------------------------------------
 
     def _place_trigger(self, cmd: PlaceOrder, events: list[Event]) -> int:
+        trigger_price, trigger_kind = cmd.trigger_price, cmd.trigger_kind
+        # Both set: checked by `placement_error`.
+        assert trigger_price is not None
+        assert trigger_kind is not None
         events.append(
-            TriggerPlaced(
-                cmd.order_id, cmd.account_id, cmd.client_id, cmd.side, cmd.trigger_price, cmd.trigger_kind
-            )  # type: ignore[arg-type]
+            TriggerPlaced(cmd.order_id, cmd.account_id, cmd.client_id, cmd.side, trigger_price, trigger_kind)
         )
         last = self.book.last_price
         if last is None or not condition_met(cmd, last):
@@ -160,24 +182,39 @@ class MatchingEngine:
         outcome = NOTHING
         while queue:
             cmd = queue.popleft()
+            trigger_price, last_price = cmd.trigger_price, book.last_price
+            # A trigger fires only on a last price, and only trigger orders are queued here.
+            assert trigger_price is not None
+            assert last_price is not None
             events.append(
-                OrderTriggered(
-                    cmd.order_id, cmd.account_id, cmd.client_id, cmd.trigger_price, book.last_price
-                )  # type: ignore[arg-type]
+                OrderTriggered(cmd.order_id, cmd.account_id, cmd.client_id, trigger_price, last_price)
             )
             result = execute(book, cmd, events)
             outcome = max(outcome, result)
-            if result == TRADED and triggers.by_id and triggers.is_due(book.last_price):  # type: ignore[arg-type]
-                queue.extend(triggers.fire(book.last_price))  # type: ignore[arg-type]
+            last_price = book.last_price
+            if result == TRADED and triggers.by_id and last_price is not None and triggers.is_due(last_price):
+                queue.extend(triggers.fire(last_price))
         return outcome
 
     # -- cancelling ------------------------------------------------------------------------------
 
     def _cancel(self, cmd: CancelOrder, events: list[Event]) -> int:
-        order = self.book.orders.get(cmd.order_id)
-        if order is not None and order.account_id == cmd.account_id:
+        # Cancels are not validated: read the ids untyped so that, compiled too, ids of the wrong
+        # type find nothing and give `CancelRejected` rather than a TypeError.
+        raw: Any = cmd
+        order_id, account_id = raw.order_id, raw.account_id
+        order = self.book.orders.get(order_id)
+        if order is not None and order.account_id == account_id:
             executed_lots, executed_quote = order.executed_lots, order.executed_quote
             level = self.book.remove(order)
+            if COMPILED:
+                events.append(
+                    OrderCancelled(
+                        order.order_id, order.account_id, order.client_id, executed_lots, executed_quote
+                    )
+                )
+                events.append(LevelChanged(order.side, order.price, level.total))
+                return CHANGED
             # Inlined `new_cancelled` and `new_level`: cancels are a third of all commands.
             cancelled = _new(_CancelledDraft)
             cancelled.order_id = order.order_id
@@ -194,19 +231,21 @@ class MatchingEngine:
             events.append(cancelled)
             events.append(changed)
             return CHANGED
-        pending = self.triggers.get(cmd.order_id)
-        if pending is not None and pending.account_id == cmd.account_id:
-            self.triggers.remove(cmd.order_id)
+        found = self.triggers.by_id.get(order_id)  # not `TriggerBook.get`: that one takes an int
+        pending = found[0] if found is not None else None
+        if pending is not None and pending.account_id == account_id:
+            self.triggers.remove(pending.order_id)
             events.append(new_cancelled(pending.order_id, pending.account_id, pending.client_id, 0, 0))
             return NOTHING
-        events.append(CancelRejected(cmd.order_id, cmd.account_id, CancelRejectReason.NOT_FOUND))
+        events.append(CancelRejected(order_id, account_id, CancelRejectReason.NOT_FOUND))
         return NOTHING
 
     def _cancel_all(self, cmd: CancelAll, events: list[Event]) -> int:
         """Cancel the account's resting orders by ascending order id, report each touched level
         once (bids best first, then asks best first), then cancel its pending triggers by ascending
         order id. Ordering by id rather than by container order keeps it identical after a restore."""
-        account, scope = cmd.account_id, cmd.scope
+        raw: Any = cmd  # untyped, as in `_cancel`
+        account, scope = raw.account_id, cmd.scope
         outcome = NOTHING
         if scope is not CancelScope.TRIGGER:
             mine = sorted((o for o in self.book.orders.values() if o.account_id == account), key=_order_id)
@@ -231,7 +270,7 @@ class MatchingEngine:
             for order_id in pending:
                 command = self.triggers.remove(order_id)
                 assert command is not None
-                events.append(new_cancelled(order_id, account, command.client_id, 0, 0))
+                events.append(new_cancelled(order_id, command.account_id, command.client_id, 0, 0))
         return outcome
 
     # -- reading, snapshots ----------------------------------------------------------------------

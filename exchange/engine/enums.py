@@ -3,12 +3,13 @@
 Values are the exact strings of the Backpack API (reference §4, §6.6), so the edges can render them
 without a mapping table. Hot paths compare members by identity (`side is BID`); the module-level
 aliases at the bottom exist for that, since an attribute lookup on an Enum class costs a dict probe
-through the metaclass on every use.
+through the metaclass on every use (`Final`, so that compiled modules read them as C statics).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 
 class Side(StrEnum):
@@ -97,20 +98,20 @@ class CancelScope(StrEnum):
     TRIGGER = "ConditionalOrder"
 
 
-BID = Side.BID
-ASK = Side.ASK
-LIMIT = OrderType.LIMIT
-MARKET = OrderType.MARKET
-GTC = TimeInForce.GTC
-IOC = TimeInForce.IOC
-FOK = TimeInForce.FOK
-REJECT_TAKER = SelfTradePrevention.REJECT_TAKER
-REJECT_MAKER = SelfTradePrevention.REJECT_MAKER
-REJECT_BOTH = SelfTradePrevention.REJECT_BOTH
-ALLOW = SelfTradePrevention.ALLOW
-NEW = OrderStatus.NEW
-PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
-FILLED = OrderStatus.FILLED
-CANCELLED = OrderStatus.CANCELLED
-EXPIRED = OrderStatus.EXPIRED
-TRIGGER_PENDING = OrderStatus.TRIGGER_PENDING
+BID: Final = Side.BID
+ASK: Final = Side.ASK
+LIMIT: Final = OrderType.LIMIT
+MARKET: Final = OrderType.MARKET
+GTC: Final = TimeInForce.GTC
+IOC: Final = TimeInForce.IOC
+FOK: Final = TimeInForce.FOK
+REJECT_TAKER: Final = SelfTradePrevention.REJECT_TAKER
+REJECT_MAKER: Final = SelfTradePrevention.REJECT_MAKER
+REJECT_BOTH: Final = SelfTradePrevention.REJECT_BOTH
+ALLOW: Final = SelfTradePrevention.ALLOW
+NEW: Final = OrderStatus.NEW
+PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+FILLED: Final = OrderStatus.FILLED
+CANCELLED: Final = OrderStatus.CANCELLED
+EXPIRED: Final = OrderStatus.EXPIRED
+TRIGGER_PENDING: Final = OrderStatus.TRIGGER_PENDING

@@ -21,8 +21,9 @@ The `new_*` functions are the engine's fast builders (see `_frozen`); use the co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-from exchange.engine._frozen import draft_class
+from exchange.engine._frozen import compiled, draft_class, interpreted
 from exchange.engine.enums import (
     ASK,
     BID,
@@ -41,9 +42,10 @@ from exchange.engine.enums import (
 )
 
 _new = object.__new__
+COMPILED: Final = compiled(__file__)  # see `matching.COMPILED`
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class OrderAccepted:
     """An order entered matching; its state once this command finished with it.
 
@@ -61,12 +63,34 @@ class OrderAccepted:
     executed_quote: int
     resting_lots: int
 
+    def __init__(
+        self,
+        order_id: int,
+        account_id: int,
+        client_id: int | None,
+        side: Side,
+        order_type: OrderType,
+        status: OrderStatus,
+        executed_lots: int,
+        executed_quote: int,
+        resting_lots: int,
+    ) -> None:
+        object.__setattr__(self, "order_id", order_id)
+        object.__setattr__(self, "account_id", account_id)
+        object.__setattr__(self, "client_id", client_id)
+        object.__setattr__(self, "side", side)
+        object.__setattr__(self, "order_type", order_type)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "executed_lots", executed_lots)
+        object.__setattr__(self, "executed_quote", executed_quote)
+        object.__setattr__(self, "resting_lots", resting_lots)
+
     @property
     def is_resting(self) -> bool:
         return self.resting_lots > 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Fill:
     """One trade between the taker and one resting maker, at the maker's price."""
 
@@ -81,6 +105,32 @@ class Fill:
     maker_remaining_lots: int
     maker_executed_lots: int
     maker_executed_quote: int
+
+    def __init__(
+        self,
+        trade_id: int,
+        price: int,
+        lots: int,
+        taker_side: Side,
+        taker_order_id: int,
+        taker_account_id: int,
+        maker_order_id: int,
+        maker_account_id: int,
+        maker_remaining_lots: int,
+        maker_executed_lots: int,
+        maker_executed_quote: int,
+    ) -> None:
+        object.__setattr__(self, "trade_id", trade_id)
+        object.__setattr__(self, "price", price)
+        object.__setattr__(self, "lots", lots)
+        object.__setattr__(self, "taker_side", taker_side)
+        object.__setattr__(self, "taker_order_id", taker_order_id)
+        object.__setattr__(self, "taker_account_id", taker_account_id)
+        object.__setattr__(self, "maker_order_id", maker_order_id)
+        object.__setattr__(self, "maker_account_id", maker_account_id)
+        object.__setattr__(self, "maker_remaining_lots", maker_remaining_lots)
+        object.__setattr__(self, "maker_executed_lots", maker_executed_lots)
+        object.__setattr__(self, "maker_executed_quote", maker_executed_quote)
 
     @property
     def quote(self) -> int:
@@ -103,7 +153,7 @@ class Fill:
         return self.maker_order_id if self.taker_side is BID else self.taker_order_id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class LevelChanged:
     """The new absolute size of a price level, for depth feeds; `total_lots == 0` removes it."""
 
@@ -111,8 +161,13 @@ class LevelChanged:
     price: int
     total_lots: int
 
+    def __init__(self, side: Side, price: int, total_lots: int) -> None:
+        object.__setattr__(self, "side", side)
+        object.__setattr__(self, "price", price)
+        object.__setattr__(self, "total_lots", total_lots)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class OrderCancelled:
     """An open order (resting or trigger-pending) cancelled by its owner."""
 
@@ -122,12 +177,26 @@ class OrderCancelled:
     executed_lots: int
     executed_quote: int
 
+    def __init__(
+        self,
+        order_id: int,
+        account_id: int,
+        client_id: int | None,
+        executed_lots: int,
+        executed_quote: int,
+    ) -> None:
+        object.__setattr__(self, "order_id", order_id)
+        object.__setattr__(self, "account_id", account_id)
+        object.__setattr__(self, "client_id", client_id)
+        object.__setattr__(self, "executed_lots", executed_lots)
+        object.__setattr__(self, "executed_quote", executed_quote)
+
     @property
     def status(self) -> OrderStatus:
         return CANCELLED
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class OrderExpired:
     """An order closed by the engine: a taker's unfilled remainder, or a maker removed by STP."""
 
@@ -138,23 +207,45 @@ class OrderExpired:
     executed_lots: int
     executed_quote: int
 
+    def __init__(
+        self,
+        order_id: int,
+        account_id: int,
+        client_id: int | None,
+        reason: ExpiryReason,
+        executed_lots: int,
+        executed_quote: int,
+    ) -> None:
+        object.__setattr__(self, "order_id", order_id)
+        object.__setattr__(self, "account_id", account_id)
+        object.__setattr__(self, "client_id", client_id)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "executed_lots", executed_lots)
+        object.__setattr__(self, "executed_quote", executed_quote)
+
     @property
     def status(self) -> OrderStatus:
         return EXPIRED
 
 
+@interpreted
 @dataclass(frozen=True, slots=True)
 class CancelRejected:
-    """A cancel that changed nothing: unknown or closed order, or another account's order."""
+    """A cancel that changed nothing: unknown or closed order, or another account's order.
+
+    Its ids are the command's as given (`interpreted`: not type-checked when compiled)."""
 
     order_id: int
     account_id: int
     reason: CancelRejectReason
 
 
+@interpreted
 @dataclass(frozen=True, slots=True)
 class OrderRejected:
-    """A placement refused before it touched the book: malformed, or its order id is already open."""
+    """A placement refused before it touched the book: malformed, or its order id is already open.
+
+    Its fields are the command's as given, possibly of the wrong type (`interpreted`)."""
 
     order_id: int
     account_id: int
@@ -202,7 +293,7 @@ Event = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ApplyResult:
     """The outcome of one command (from `MatchingEngine.run`): its sequence number, the depth
     update id if the visible book changed (else None), and its events."""
@@ -210,6 +301,11 @@ class ApplyResult:
     sequence: int
     update_id: int | None
     events: tuple[Event, ...]
+
+    def __init__(self, sequence: int, update_id: int | None, events: tuple[Event, ...]) -> None:
+        object.__setattr__(self, "sequence", sequence)
+        object.__setattr__(self, "update_id", update_id)
+        object.__setattr__(self, "events", events)
 
 
 _AcceptedDraft = draft_class(OrderAccepted)
@@ -230,6 +326,18 @@ def new_accepted(
     executed_quote: int,
     resting_lots: int,
 ) -> OrderAccepted:
+    if COMPILED:
+        return OrderAccepted(
+            order_id,
+            account_id,
+            client_id,
+            side,
+            order_type,
+            status,
+            executed_lots,
+            executed_quote,
+            resting_lots,
+        )
     event = _new(_AcceptedDraft)
     event.order_id = order_id
     event.account_id = account_id
@@ -257,6 +365,20 @@ def new_fill(
     maker_executed_lots: int,
     maker_executed_quote: int,
 ) -> Fill:
+    if COMPILED:
+        return Fill(
+            trade_id,
+            price,
+            lots,
+            taker_side,
+            taker_order_id,
+            taker_account_id,
+            maker_order_id,
+            maker_account_id,
+            maker_remaining_lots,
+            maker_executed_lots,
+            maker_executed_quote,
+        )
     event = _new(_FillDraft)
     event.trade_id = trade_id
     event.price = price
@@ -274,6 +396,8 @@ def new_fill(
 
 
 def new_level(side: Side, price: int, total_lots: int) -> LevelChanged:
+    if COMPILED:
+        return LevelChanged(side, price, total_lots)
     event = _new(_LevelDraft)
     event.side = side
     event.price = price
@@ -285,6 +409,8 @@ def new_level(side: Side, price: int, total_lots: int) -> LevelChanged:
 def new_cancelled(
     order_id: int, account_id: int, client_id: int | None, executed_lots: int, executed_quote: int
 ) -> OrderCancelled:
+    if COMPILED:
+        return OrderCancelled(order_id, account_id, client_id, executed_lots, executed_quote)
     event = _new(_CancelledDraft)
     event.order_id = order_id
     event.account_id = account_id
@@ -303,6 +429,8 @@ def new_expired(
     executed_lots: int,
     executed_quote: int,
 ) -> OrderExpired:
+    if COMPILED:
+        return OrderExpired(order_id, account_id, client_id, reason, executed_lots, executed_quote)
     event = _new(_ExpiredDraft)
     event.order_id = order_id
     event.account_id = account_id

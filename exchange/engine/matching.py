@@ -28,7 +28,9 @@ from __future__ import annotations
 
 from bisect import insort
 from collections import deque
+from typing import Final
 
+from exchange.engine._frozen import compiled
 from exchange.engine.book import Book, Level, Order
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.enums import (
@@ -60,19 +62,22 @@ from exchange.engine.events import (
 )
 
 # Outcomes of `execute`, as ints so the caller tests them cheaply; TRADED implies CHANGED.
-NOTHING = 0
-CHANGED = 1
-TRADED = 2
+NOTHING: Final = 0
+CHANGED: Final = 1
+TRADED: Final = 2
 
 # Stands for "no quantity limit" on orders sized by their quote budget; larger than any lot count.
-_UNBOUNDED = 1 << 62
+_UNBOUNDED: Final = 1 << 62
 
-_STP = ExpiryReason.SELF_TRADE_PREVENTION
-_IOC = ExpiryReason.IMMEDIATE_OR_CANCEL
-_FOK = ExpiryReason.FILL_OR_KILL
-_POST_ONLY = ExpiryReason.POST_ONLY_TAKER
-_FUNDS = ExpiryReason.INSUFFICIENT_FUNDS
+_STP: Final = ExpiryReason.SELF_TRADE_PREVENTION
+_IOC: Final = ExpiryReason.IMMEDIATE_OR_CANCEL
+_FOK: Final = ExpiryReason.FILL_OR_KILL
+_POST_ONLY: Final = ExpiryReason.POST_ONLY_TAKER
+_FUNDS: Final = ExpiryReason.INSUFFICIENT_FUNDS
 _new = object.__new__
+# Compiled by mypyc, objects are built through their constructors (native, fast); interpreted, the
+# hot ones are built field by field through drafts (see `_frozen`).
+COMPILED: Final = compiled(__file__)
 
 
 def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
@@ -80,7 +85,8 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
     side = cmd.side
     is_bid = side is BID
     is_limit = cmd.order_type is LIMIT
-    limit = cmd.price
+    price_limit = cmd.price
+    limit = price_limit if price_limit is not None else 0  # market orders: unused (see `is_limit`)
     slot = len(events)
     events.append(None)  # type: ignore[arg-type]  # OrderAccepted goes here once the outcome is known
     order_id = cmd.order_id
@@ -103,9 +109,7 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
     reason: ExpiryReason | None = None
     spent = False  # stopped because the budget is used up
     executed = executed_quote = 0
-    if okeys and (
-        not is_limit or (osign * okeys[-1] <= limit if is_bid else osign * okeys[-1] >= limit)  # type: ignore[operator]
-    ):
+    if okeys and (not is_limit or (osign * okeys[-1] <= limit if is_bid else osign * okeys[-1] >= limit)):
         stp = cmd.self_trade_prevention
         if cmd.post_only:
             reason = _POST_ONLY
@@ -129,7 +133,7 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
             price = last_price = 0
             while True:
                 price = osign * okeys[-1]
-                if is_limit and (price > limit if is_bid else price < limit):  # type: ignore[operator]
+                if is_limit and (price > limit if is_bid else price < limit):
                     break
                 level = olevels[price]
                 queue = level.orders
@@ -187,21 +191,38 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
                     remaining -= lots
                     executed += lots
                     executed_quote += quote
-                    # Inlined `new_fill` (one call less per fill; see `_frozen`).
-                    fill = _new(_FillDraft)
-                    fill.trade_id = trade_id
-                    fill.price = price
-                    fill.lots = lots
-                    fill.taker_side = side
-                    fill.taker_order_id = order_id
-                    fill.taker_account_id = account
-                    fill.maker_order_id = maker.order_id
-                    fill.maker_account_id = maker.account_id
-                    fill.maker_remaining_lots = maker_remaining
-                    fill.maker_executed_lots = maker_lots
-                    fill.maker_executed_quote = maker_quote
-                    fill.__class__ = Fill
-                    events.append(fill)
+                    if COMPILED:
+                        events.append(
+                            Fill(
+                                trade_id,
+                                price,
+                                lots,
+                                side,
+                                order_id,
+                                account,
+                                maker.order_id,
+                                maker.account_id,
+                                maker_remaining,
+                                maker_lots,
+                                maker_quote,
+                            )
+                        )
+                    else:
+                        # Inlined `new_fill` (one call less per fill; see `_frozen`).
+                        fill = _new(_FillDraft)
+                        fill.trade_id = trade_id
+                        fill.price = price
+                        fill.lots = lots
+                        fill.taker_side = side
+                        fill.taker_order_id = order_id
+                        fill.taker_account_id = account
+                        fill.maker_order_id = maker.order_id
+                        fill.maker_account_id = maker.account_id
+                        fill.maker_remaining_lots = maker_remaining
+                        fill.maker_executed_lots = maker_lots
+                        fill.maker_executed_quote = maker_quote
+                        fill.__class__ = Fill
+                        events.append(fill)
                     if not maker_remaining:
                         queue.popleft()
                         del orders[maker.order_id]
@@ -227,7 +248,6 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
     elif cmd.time_in_force is FOK:
         reason = _FOK
 
-    resting = 0
     status = EXPIRED
     if reason is not None:
         pass
@@ -242,12 +262,17 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
         status = FILLED
     elif is_limit and cmd.time_in_force is GTC:
         status = PARTIALLY_FILLED if executed else NEW
-        rest(book, cmd, limit, remaining, executed, executed_quote, status, events, slot)  # type: ignore[arg-type]
+        rest(book, cmd, limit, remaining, executed, executed_quote, status, events, slot)
         return CHANGED if outcome == NOTHING else outcome
     else:
         reason = _IOC
     if reason is not None:
         events.append(new_expired(order_id, account, cmd.client_id, reason, executed, executed_quote))
+    if COMPILED:
+        events[slot] = OrderAccepted(
+            order_id, account, cmd.client_id, side, cmd.order_type, status, executed, executed_quote, 0
+        )
+        return outcome
     accepted = _new(_AcceptedDraft)
     accepted.order_id = order_id
     accepted.account_id = account
@@ -257,7 +282,7 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
     accepted.status = status
     accepted.executed_lots = executed
     accepted.executed_quote = executed_quote
-    accepted.resting_lots = resting
+    accepted.resting_lots = 0
     accepted.__class__ = OrderAccepted
     events[slot] = accepted
     return outcome
@@ -276,20 +301,29 @@ def rest(
 ) -> None:
     """Put the order's remainder on the book: its `OrderAccepted` goes to `events[slot]` (the slot
     the caller reserved before the fills) or, with `slot` -1, is appended; `LevelChanged` follows."""
-    # `Order(...)`, `Level(...)`, `Book.rest` and the event constructors are inlined: this runs for
-    # most orders, and each call saved is worth about a tenth of its time.
+    # `Book.rest` is inlined, and interpreted so are `Order(...)`, `Level(...)` and the event
+    # constructors: this runs for most orders, and each call saved is worth a tenth of its time.
     order_id = cmd.order_id
     side = cmd.side
-    order = _new(Order)
-    order.order_id = order_id
-    order.account_id = account = cmd.account_id
-    order.client_id = client_id = cmd.client_id
-    order.side = side
-    order.price = price
-    order.quantity = cmd.quantity
-    order.remaining = remaining
-    order.executed_lots = executed
-    order.executed_quote = executed_quote
+    account = cmd.account_id
+    client_id = cmd.client_id
+    quantity = cmd.quantity
+    assert quantity is not None  # only limit orders rest, and they are sized in lots
+    if COMPILED:
+        order = Order(
+            order_id, account, client_id, side, price, quantity, remaining, executed, executed_quote
+        )
+    else:
+        order = _new(Order)
+        order.order_id = order_id
+        order.account_id = account
+        order.client_id = client_id
+        order.side = side
+        order.price = price
+        order.quantity = quantity
+        order.remaining = remaining
+        order.executed_lots = executed
+        order.executed_quote = executed_quote
     if side is BID:
         levels = book.bid_levels
         key = price
@@ -299,10 +333,14 @@ def rest(
     level = levels.get(price)
     if level is None:
         keys = book.bid_keys if side is BID else book.ask_keys
-        level = levels[price] = _new(Level)
-        level.price = price
-        level.total = level.live = 0
-        level.orders = deque()
+        if COMPILED:
+            level = Level(price)
+        else:
+            level = _new(Level)
+            level.price = price
+            level.total = level.live = 0
+            level.orders = deque()
+        levels[price] = level
         if not keys or key > keys[-1]:
             keys.append(key)
         else:
@@ -311,22 +349,28 @@ def rest(
     total = level.total = level.total + remaining
     level.live += 1
     book.orders[order_id] = order
-    accepted = _new(_AcceptedDraft)
-    accepted.order_id = order_id
-    accepted.account_id = account
-    accepted.client_id = client_id
-    accepted.side = side
-    accepted.order_type = LIMIT
-    accepted.status = status
-    accepted.executed_lots = executed
-    accepted.executed_quote = executed_quote
-    accepted.resting_lots = remaining
-    accepted.__class__ = OrderAccepted
-    changed = _new(_LevelDraft)
-    changed.side = side
-    changed.price = price
-    changed.total_lots = total
-    changed.__class__ = LevelChanged
+    if COMPILED:
+        accepted = OrderAccepted(
+            order_id, account, client_id, side, LIMIT, status, executed, executed_quote, remaining
+        )
+        changed = LevelChanged(side, price, total)
+    else:
+        accepted = _new(_AcceptedDraft)
+        accepted.order_id = order_id
+        accepted.account_id = account
+        accepted.client_id = client_id
+        accepted.side = side
+        accepted.order_type = LIMIT
+        accepted.status = status
+        accepted.executed_lots = executed
+        accepted.executed_quote = executed_quote
+        accepted.resting_lots = remaining
+        accepted.__class__ = OrderAccepted
+        changed = _new(_LevelDraft)
+        changed.side = side
+        changed.price = price
+        changed.total_lots = total
+        changed.__class__ = LevelChanged
     if slot < 0:
         events.append(accepted)
     else:

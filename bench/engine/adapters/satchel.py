@@ -1,4 +1,8 @@
-"""Satchel's engine on the standard stream (run with the project's venv, repo root on sys.path)."""
+"""Satchel's engine on the standard stream (run with the project's venv, repo root on sys.path).
+
+Compiled when `./satchel build-engine` has built the current sources, pure with SATCHEL_ENGINE=pure;
+the summary says which ran.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 
 import harness  # noqa: E402 - found through the path set above
 
+import exchange.engine  # noqa: E402
+from exchange.engine import engine as engine_module  # noqa: E402
 from exchange.engine.commands import cancel_order, limit_order, market_order  # noqa: E402
 from exchange.engine.engine import MatchingEngine  # noqa: E402
 from exchange.engine.enums import ALLOW, ASK, BID  # noqa: E402
@@ -47,7 +53,17 @@ def main() -> None:
             break
     harness.emit(
         harness.summarise(
-            "satchel", latencies, done, len(commands), {"trades": engine.trade_id, "traded_lots": traded}
+            "satchel",
+            latencies,
+            done,
+            len(commands),
+            {
+                "trades": engine.trade_id,
+                "traded_lots": traded,
+                # What actually ran: SATCHEL_ENGINE=pure, or a missing build, gives the pure engine.
+                "implementation": exchange.engine.IMPLEMENTATION,
+                "engine_module": Path(engine_module.__file__ or "").name,
+            },
         )
     )
 

@@ -24,6 +24,7 @@ from exchange.engine.enums import (
     GTC,
     IOC,
     CancelScope,
+    ExpiryReason,
     OrderStatus,
     OrderType,
     RejectReason,
@@ -127,7 +128,10 @@ def test_event_builders_match_the_constructors():
         ),
         (new_fill(1, 2, 3, ASK, 5, 6, 7, 8, 9, 10, 11), Fill(1, 2, 3, ASK, 5, 6, 7, 8, 9, 10, 11)),
         (new_cancelled(1, 2, 3, 4, 5), OrderCancelled(1, 2, 3, 4, 5)),
-        (new_expired(1, 2, 3, "r", 4, 5), OrderExpired(1, 2, 3, "r", 4, 5)),  # type: ignore[arg-type]
+        (
+            new_expired(1, 2, 3, ExpiryReason.FILL_OR_KILL, 4, 5),
+            OrderExpired(1, 2, 3, ExpiryReason.FILL_OR_KILL, 4, 5),
+        ),
     ]
     for built, constructed in pairs:
         assert built == constructed

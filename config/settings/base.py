@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -201,6 +203,21 @@ DEMO_CHAIN_CONFIRMATIONS = int(os.environ.get("DEMO_CHAIN_CONFIRMATIONS", "1"))
 # The wallet page's "simulate a deposit" form (the simulated chain sends to the user's own deposit
 # address). Demo and tests only: production forces it off.
 DEMO_DEPOSITS_ENABLED = env_bool("DEMO_DEPOSITS_ENABLED", False)
+
+# Custody and compliance controls (issue 5). Amounts are Decimal from their text, never floats.
+# Above this EUR value a withdrawal waits for two different officers (exchange/services/withdrawals.py).
+WITHDRAWAL_FOUR_EYES_THRESHOLD_EUR = Decimal(os.environ.get("WITHDRAWAL_FOUR_EYES_THRESHOLD_EUR", "10000"))
+# A new address-book entry becomes usable after this long (exchange/services/withdrawal_addresses.py).
+WITHDRAWAL_ADDRESS_WAITING_PERIOD = timedelta(
+    seconds=int(os.environ.get("WITHDRAWAL_ADDRESS_WAITING_SECONDS", str(24 * 3600)))
+)
+# EUR per USD for limits and thresholds; USD stablecoins count at this rate (exchange/services/valuation.py).
+VALUATION_EUR_USD_RATE = Decimal(os.environ.get("VALUATION_EUR_USD_RATE", "1.08"))
+# Largest KYC document upload (accounts/services/kyc_checks.py).
+KYC_DOCUMENT_MAX_BYTES = int(os.environ.get("KYC_DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+# The originating provider in travel-rule (IVMS101) records.
+SATCHEL_LEGAL_NAME = os.environ.get("SATCHEL_LEGAL_NAME", "Satchel")
+SATCHEL_LEI = os.environ.get("SATCHEL_LEI", "")
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,9 @@
 """The WebSocket API at `/` (§8 of the API reference): SUBSCRIBE / UNSUBSCRIBE to public and
 private streams, events from the outbox publisher (exchange/services/outbox.py).
 
-Thin and read-only: it parses, authenticates each private SUBSCRIBE by its signature, joins groups
-(exchange/streams.py) and forwards what the publisher sends. A connection is bound to the account
+Thin and read-only: it parses, authenticates each private SUBSCRIBE by its signature, joins its
+account's groups (exchange/streams.py) and its process's hub for public streams
+(exchange/stream_hub.py), and forwards what the publisher sends. A connection is bound to the account
 of its first authenticated SUBSCRIBE and only ever joins that account's group, so it can receive no
 other account's events.
 

@@ -1,8 +1,9 @@
 """WebSocket streams (§8 of the API reference): names, channel-layer groups, the one publish helper,
 and the payloads derived from committed market state (bookTicker, ticker, kline).
 
-Groups: one per public stream name (`<db>.depth.SOL_USDC`, `<db>.kline.1m.SOL_USDC`), so a market's
-events reach exactly the sockets that asked for them; one per user (`<db>.user.<id>`) for every
+Groups: one per public stream name (`<db>.depth.SOL_USDC`, `<db>.kline.1m.SOL_USDC`), whose
+member in each web process is that process's hub (exchange/stream_hub.py), which hands the frames
+to exactly the sockets that asked for them; one per user (`<db>.user.<id>`) for every
 private event of that account, which the consumer filters by stream and symbol. A channel-layer
 message carries a list of events, in outbox order, so one message per group per publisher round
 keeps each group's order and keeps the per-socket message count (the layer's capacity) low.
@@ -156,11 +157,12 @@ async def stream_events_send(
     layer: Any, group: str, events: Sequence[tuple[str, dict[str, Any]]], *, user_id: int | None = None
 ) -> None:
     """Send (stream, data) pairs to a group, in order. The one publish helper: the publisher and
-    tests use it, consumers handle what it sends in `stream_events`.
+    tests use it; the stream hub (public) and consumers' `stream_events` (private) handle what it
+    sends.
 
     A public group fans out to every subscriber, so its frames are JSON-encoded once, here, next to
-    the ids the consumer orders them by (`public_frame`): each socket then costs a send, not a
-    decode and an encode (docs/PERFORMANCE.md, "WebSocket fan-out"). Private events stay decoded:
+    the ids the consumer orders them by (`public_frame`): each web process decodes the message
+    once, and each socket then costs its checks and a send (docs/PERFORMANCE.md, "WebSocket fan-out"). Private events stay decoded:
     the consumer routes them by symbol, and each reaches a handful of sockets.
     """
     for start in range(0, len(events), EVENTS_PER_MESSAGE):

@@ -2,12 +2,17 @@
 orders flow through REST.
 
     .venv/bin/python bench/ws/run.py [--subscribers 100 --subscribers 1000] [--rate 10] [--seconds 20]
+        [--client raw|websockets]
 
 Starts its own Satchel node (web, matching and general workers, outbox publisher) on a fresh
 database of the embedded PostgreSQL under var/bench, as bench/api/run.py does. For each N it opens
 N sockets, subscribes each to `depth.SOL_USDC` and `trade.SOL_USDC`, then offers limit orders at a
 fixed rate (open loop), alternately a resting bid and an ask that fills it, so every order makes a
 depth event and every second one a trade.
+
+The client shares the machine with the server, so by default it is a minimal one (`_RawClient`,
+on uvloop) that stamps each frame in the socket's read callback; `--client websockets` uses the
+websockets library instead, whose per-frame cost at 1,000 sockets queues frames in the client.
 
 Latency is the receive time at the client minus the event's `E`, which the matching worker stamps
 when it opens the batch transaction: an upper bound on commit-to-client, since it also counts the
@@ -33,7 +38,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import uvloop
@@ -148,10 +153,9 @@ class _RawClient(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(
+        self.transport.write(
             f"GET / HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
         )

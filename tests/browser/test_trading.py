@@ -210,7 +210,8 @@ def test_page_reconnects_and_resyncs_after_the_web_process_restarts(
 ) -> None:
     # While the server is down the browser reports refused connections; those are expected here.
     page_errors.allow(r"WebSocket connection to .* failed")
-    page_errors.allow(r"Failed to load resource: net::ERR_CONNECTION_REFUSED")
+    # Refused while the web process is down; reset when a request was in flight as it went down.
+    page_errors.allow(r"Failed to load resource: net::ERR_CONNECTION_(REFUSED|RESET)")
     page.goto(f"/trade/{SYMBOL}/")
     expect(page.locator("#socket-status")).to_have_text("live", timeout=LIVE_WAIT_MS)
     page.evaluate("window.satchelNoReload = true")

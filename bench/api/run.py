@@ -67,6 +67,24 @@ def _pgbench(database_url: str, seconds: int) -> float:
     return float(line.split("=")[1].split()[0])
 
 
+def _cpu_seconds(sessions: dict[int, str], postmaster: int) -> dict[str, float]:
+    """CPU time used so far by each of the node's process groups (children included) and by this
+    PostgreSQL server's processes, from /proc: where the run's CPU went."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = dict.fromkeys([*sessions.values(), "postgres"], 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        is_postgres = postmaster in (int(stat.parent.name), int(fields[1]))
+        role = sessions.get(int(fields[3])) or ("postgres" if is_postgres else None)
+        if role is not None:
+            used[role] += (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
 async def _drive(url: str, accounts: list[dict], rate: float, seconds: float, symbols: list[str]) -> dict:
     import aiohttp
 
@@ -208,6 +226,7 @@ def main() -> None:
         host="127.0.0.1", port=port, matching_queues=manage("matching_queues").strip()
     )
     logs = ROOT / "var" / "bench"
+    names = [name for name in commands if name != "beat"]
     processes = [
         subprocess.Popen(
             argv,
@@ -234,12 +253,23 @@ def main() -> None:
                 raise SystemExit("server did not start")
             time.sleep(0.2)
         time.sleep(3)  # workers up
-        runs = [
-            asyncio.run(
+        sessions = {process.pid: name for name, process in zip(names, processes, strict=True)}
+        pidfile = services.data_dir() / "postgres" / "postmaster.pid"
+        postmaster = int(pidfile.read_text().split()[0])
+        runs = []
+        for rate in rates:
+            before, load_before = _cpu_seconds(sessions, postmaster), os.getloadavg()[0]
+            run = asyncio.run(
                 _drive(f"http://127.0.0.1:{port}", accounts, rate, args.seconds, ["SOL_USDC", "ETH_USDC"])
             )
-            for rate in rates
-        ]
+            after = _cpu_seconds(sessions, postmaster)
+            run["cpu_ms_per_request"] = {
+                role: round((after[role] - before[role]) * 1000 / max(run["requests"], 1), 2)
+                for role in after
+            }
+            # Other work on the machine shows here (the node alone cannot push it past ~2 on 2 cores).
+            run["load_average"] = round(max(load_before, os.getloadavg()[0]), 1)
+            runs.append(run)
         tps = _pgbench(base + "/satchel_api_bench", 10)
     finally:
         for process in processes:
@@ -247,12 +277,13 @@ def main() -> None:
         for process in processes:
             process.wait(30)
         services.release()
-    print(f"{'offered/s':>10} {'achieved/s':>11} {'p50 ms':>8} {'p99 ms':>8}  errors")
+    print(f"{'offered/s':>10} {'achieved/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'load':>5}  errors")
     for run in runs:
         print(
             f"{run['offered_per_second']:>10} {run['achieved_per_second']:>11} {run['latency_ms_p50']:>8} "
-            f"{run['latency_ms_p99']:>8}  {run['errors']}"
+            f"{run['latency_ms_p99']:>8} {run['load_average']:>5}  {run['errors']}"
         )
+        print(f"{'':>10} CPU ms per request: {run['cpu_ms_per_request']}")
     print(f"pgbench single-row insert transactions (8 clients, fsync on): {tps:.0f} tps")
     print(json.dumps({"benchmark": "api", "runs": runs, "pgbench_insert_tps": round(tps)}))
 

@@ -88,6 +88,9 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: every middleware above runs synchronously in the request's one worker thread, instead
+    # of switching threads around each hook (core/api_middleware.py).
+    "core.api_middleware.SyncMiddlewareChain",
 ]
 
 ROOT_URLCONF = "config.urls"

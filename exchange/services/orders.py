@@ -20,6 +20,7 @@ from accounts.kyc_tiers import Product
 from accounts.models import User
 from accounts.services.access import access_require
 from compliance.services.screening import user_is_frozen
+from core.api_rows import row_shape
 from core.errors import Forbidden, InsufficientFunds, InvalidQuantity, NotFound
 from exchange.models import (
     OPEN_STATUSES,
@@ -225,9 +226,7 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
                     f"need {reservation.amount.normalize():f}"
                 ) from None
     if _wait(market=market, sequence=sequence):
-        # The worker answered: the order as it left it (one primary-key read).
-        order = Order.objects.get(pk=order.pk)
-        order.market = market
+        order = _order_reread(order)  # the worker answered: the order as it left it
     if order.expiry_reason == "PostOnlyTaker":
         # As Backpack: a post-only order that would take is refused, not reported as placed.
         raise InvalidOrder("Order would immediately match and take")
@@ -289,14 +288,41 @@ def _order_store(
     return order, order.sequence
 
 
+def _order_read(*, market: Market, where: str, params: list[Any]) -> Order | None:
+    """The newest order of `market` matching `where`, with `market` attached. Plain SQL: these
+    reads run on every cancel and after every worker answer, and compiling them through the ORM
+    cost more CPU than the rest of the read (docs/PERFORMANCE.md, REST API)."""
+    shape = row_shape(Order)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {shape.select('o')} FROM exchange_order o WHERE o.market_id = %s AND {where}"  # noqa: S608  (columns from _meta)
+            " ORDER BY o.id DESC LIMIT 1",
+            [market.pk, *params],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    order: Order = shape.instance(row)
+    order.market = market
+    return order
+
+
+def _order_reread(order: Order) -> Order:
+    """The order as the worker left it (one primary-key read)."""
+    return _order_read(market=order.market, where="o.id = %s", params=[order.pk]) or order
+
+
+_OPEN_STATUSES = [str(status) for status in OPEN_STATUSES]
+
+
 def order_find_open(*, user: User, market: Market, order_id: int | None, client_id: int | None) -> Order:
     """One of the user's open orders on the market; NotFound otherwise (another user's looks the same)."""
-    orders = Order.objects.filter(user=user, market=market, status__in=OPEN_STATUSES)
+    where, params = "o.user_id = %s AND o.status = ANY(%s)", [user.pk, _OPEN_STATUSES]
     if order_id is not None:
-        orders = orders.filter(pk=order_id)
+        where, params = f"{where} AND o.id = %s", [*params, order_id]
     if client_id is not None:
-        orders = orders.filter(client_id=client_id)
-    order = orders.select_related("market__base", "market__quote").order_by("-id").first()
+        where, params = f"{where} AND o.client_id = %s", [*params, client_id]
+    order = _order_read(market=market, where=where, params=params)
     if order is None:
         raise NotFound("Order not found")
     return order
@@ -313,8 +339,7 @@ def order_cancel(*, user: User, market: Market, order_id: int | None, client_id:
         )
         doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
     if _wait(market=market, sequence=sequence):
-        order = Order.objects.get(pk=order.pk)
-        order.market = market
+        order = _order_reread(order)
     return order
 
 

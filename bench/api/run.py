@@ -17,7 +17,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,12 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 PYTHON = sys.executable
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pgbench(database_url: str, seconds: int) -> float:
@@ -171,74 +164,17 @@ def main() -> None:
     rates = args.rate or [300.0, 1000.0]
     os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "bench"))
     os.environ.pop("SATCHEL_PG_FAST", None)
+    from bench.node import node_prepare
     from config import services
 
-    urls = services.acquire()
-    import psycopg
-
-    base = urls.database_url.rsplit("/", 1)[0]
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS satchel_api_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE satchel_api_bench")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": base + "/satchel_api_bench",
-        "REDIS_URL": urls.redis_url.rsplit("/", 1)[0] + "/7",
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "PORT": str(port),
-    }
-
-    def manage(*command: str) -> str:
-        return subprocess.run(
-            [PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-        ).stdout
-
-    manage("migrate", "--no-input", "-v", "0")
-    manage("seed_demo")
+    node = node_prepare(database="satchel_api_bench", redis_db=7)
     accounts = [
-        json.loads(
-            manage(
-                "create_account",
-                "--email",
-                f"api{i}@bench.test",
-                "--password",
-                "bench-password-1",
-                "--kyc",
-                "full",
-                "--deposit",
-                "USDC=100000000",
-                "--deposit",
-                "SOL=1000000",
-                "--deposit",
-                "ETH=1000000",
-                "--api-key",
-                "--json",
-            )
-            .strip()
-            .splitlines()[-1]
-        )
+        node.create_account(f"api{i}@bench.test", "USDC=100000000", "SOL=1000000", "ETH=1000000")
         for i in range(args.accounts)
     ]
-    from config.launcher import process_commands
-
-    commands = process_commands(
-        host="127.0.0.1", port=port, matching_queues=manage("matching_queues").strip()
-    )
-    logs = ROOT / "var" / "bench"
-    names = [name for name in commands if name != "beat"]
-    processes = [
-        subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=(logs / f"{argv[3] if argv[2] == 'celery' else 'web'}-{len(argv)}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for name, argv in commands.items()
-        if name != "beat"
-    ]
+    node.start("api")
+    port = node.port
+    processes = list(node.processes.values())
     try:
         import requests
 
@@ -253,7 +189,7 @@ def main() -> None:
                 raise SystemExit("server did not start")
             time.sleep(0.2)
         time.sleep(3)  # workers up
-        sessions = {process.pid: name for name, process in zip(names, processes, strict=True)}
+        sessions = {process.pid: name for name, process in node.processes.items()}
         pidfile = services.data_dir() / "postgres" / "postmaster.pid"
         postmaster = int(pidfile.read_text().split()[0])
         runs = []
@@ -270,7 +206,7 @@ def main() -> None:
             # Other work on the machine shows here (the node alone cannot push it past ~2 on 2 cores).
             run["load_average"] = round(max(load_before, os.getloadavg()[0]), 1)
             runs.append(run)
-        tps = _pgbench(base + "/satchel_api_bench", 10)
+        tps = _pgbench(node.database_url, 10)
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)

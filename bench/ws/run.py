@@ -31,7 +31,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,12 +51,6 @@ CONNECT_CONCURRENCY = 50
 DRAIN_SECONDS = 3.0  # after the last order, for events still on their way
 DATABASE = "satchel_ws_bench"
 REDIS_DB = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -349,72 +342,15 @@ async def _measure(
 
 def _start_node() -> tuple[str, list[subprocess.Popen[bytes]], list[dict[str, str]], str]:
     """Fresh database, migrated and seeded, two funded API accounts, the node's processes."""
-    from config import services
+    from bench.node import node_prepare
 
-    urls = services.acquire()
-    import psycopg
-
-    base = urls.database_url.rsplit("/", 1)[0]
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"{base}/{DATABASE}",
-        "REDIS_URL": urls.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}",
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "PORT": str(port),
-    }
-
-    def manage(*command: str) -> str:
-        return subprocess.run(
-            [PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-        ).stdout
-
-    manage("migrate", "--no-input", "-v", "0")
-    manage("seed_demo")
+    node = node_prepare(database=DATABASE, redis_db=REDIS_DB)
     accounts = [
-        json.loads(
-            manage(
-                "create_account",
-                "--email",
-                f"{name}@ws-bench.test",
-                "--password",
-                "bench-password-1",
-                "--kyc",
-                "full",
-                "--deposit",
-                "USDC=100000000",
-                "--deposit",
-                "SOL=1000000",
-                "--api-key",
-                "--json",
-            )
-            .strip()
-            .splitlines()[-1]
-        )
+        node.create_account(f"{name}@ws-bench.test", "USDC=100000000", "SOL=1000000")
         for name in ("maker", "taker")
     ]
-    from config.launcher import process_commands
-
-    commands = process_commands(
-        host="127.0.0.1", port=port, matching_queues=manage("matching_queues").strip()
-    )
-    logs = ROOT / "var" / "bench"
-    processes = [
-        subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdout=(logs / f"ws-{name}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        for name, argv in commands.items()
-        if name != "beat"
-    ]
-    return f"http://127.0.0.1:{port}", processes, accounts, base
+    node.start("ws")
+    return node.url, list(node.processes.values()), accounts, node.server_url
 
 
 def main() -> None:

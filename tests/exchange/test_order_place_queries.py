@@ -50,16 +50,16 @@ def market(demo_markets, alice, settings) -> Market:  # type: ignore[no-untyped-
 
 
 @pytest.mark.django_db(transaction=True)
-def test_placing_an_order_takes_one_check_and_a_two_statement_transaction(market, alice):
+def test_placing_an_order_is_one_statement(market, alice):
     order_place(user=alice, market=market, request=_bid("1000"))  # first use: account ids are looked up
 
     with CaptureQueriesContext(connection) as queries:
         order = order_place(user=alice, market=market, request=_bid("1500", "2"))
 
-    # The freeze check, then one transaction of two statements: the hold (order id, balances,
-    # journal entry and lines) and the order with its place command and sequence number.
+    # One statement, its own transaction: the freeze check, the hold (order id, balances, journal
+    # entry and lines), and the order with its place command and sequence number.
     statements = [query["sql"].split(None, 1)[0] for query in queries]
-    assert statements == ["SELECT", "BEGIN", "WITH", "WITH", "COMMIT"], [q["sql"][:80] for q in queries]
+    assert statements == ["WITH"], [q["sql"][:80] for q in queries]
     stored = Order.objects.get(pk=order.pk)
     assert (stored.status, stored.locked_amount, stored.sequence) == (OrderStatus.NEW, Decimal("3000"), 2)
     assert MarketCommand.objects.get(market=market, sequence=2).payload == {"reserved": "3000"}

@@ -133,6 +133,32 @@ def doorbell_wait(*, market_id: int, timeout: float, waiter: str) -> bool:
         return False
 
 
+# If a drain waits on the market, wake it and say so (one round trip).
+_DEFER_SCRIPT = """
+if not redis.call('GET', KEYS[1]) then return 0 end
+redis.call('RPUSH', KEYS[2], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+@functools.cache
+def _defer_script() -> Any:
+    return _redis().register_script(_DEFER_SCRIPT)
+
+
+def doorbell_defer(*, market_id: int) -> bool:
+    """A queued drain starts: if another drain waits on the market, wake that one and return True
+    (the caller leaves the market to it: two processes alternating on one market rebuild its book
+    each time). Safe because a waiter gives up its role before its last look (`doorbell_wait_end`
+    then a drain): a command committed before this call is read by the waiter either way."""
+    try:
+        keys = [_waiter_key(market_id), _wake_key(market_id)]
+        return bool(_defer_script()(keys=keys, args=[RINGING_TTL_SECONDS * 1000]))
+    except redis.RedisError:
+        return False
+
+
 _WAIT_END_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0

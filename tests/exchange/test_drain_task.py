@@ -139,3 +139,28 @@ def test_one_drain_waits_per_market(market):
     doorbell.doorbell_wait_end(market_id=market.pk, waiter=first)
     assert doorbell.doorbell_wait(market_id=market.pk, timeout=0.1, waiter=second) is False  # timed out
     assert doorbell._redis().get(doorbell._waiter_key(market.pk)) == second.encode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_drain_leaves_the_market_to_the_drain_waiting_on_it(market, alice, queued):
+    order_place(user=alice, market=market, request=_bid("1000"))
+    waiter = uuid.uuid4().hex
+    woken: dict[str, bool] = {}
+
+    def wait() -> None:
+        woken["waiter"] = doorbell.doorbell_wait(market_id=market.pk, timeout=3.0, waiter=waiter)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    time.sleep(0.3)
+
+    # Draining here would make two processes take turns on the market (each rebuilding its book):
+    # the task wakes the waiting drain and leaves the command to it.
+    assert tasks.market_drain(market.pk) == 0
+    thread.join(5)
+    assert woken["waiter"] is True
+    assert _applied(market) == 0
+
+    # Once the waiter gives up its role (before its last look), a task drains by itself again.
+    doorbell.doorbell_wait_end(market_id=market.pk, waiter=waiter)
+    assert tasks.market_drain(market.pk) == 1

@@ -4,7 +4,7 @@
 
 Sets up a fresh database on the embedded PostgreSQL (var/bench, like bench/api/run.py), then
 sends signed `POST /api/v1/order` (half of them cancelled again with `DELETE /api/v1/order`)
-through Django's ASGI handler in this process, with `ORDER_RESULT_WAIT_SECONDS=0` (no worker:
+through the node's ASGI application (`config.asgi`) in this process, with `ORDER_RESULT_WAIT_SECONDS=0` (no worker:
 the answer is the order as accepted). Prints ms per request (wall and this process's CPU), and
 with `--profile N` the N most expensive functions by cumulative time. Final line: JSON.
 """
@@ -78,19 +78,83 @@ def _setup() -> tuple[dict[str, str], dict[str, str]]:
     return env, account
 
 
-async def _run(account: dict[str, str], requests: int, *, in_thread: bool) -> tuple[float, float]:
-    """`in_thread`: Django's test handler in this thread (what cProfile can see) instead of the
-    ASGI handler, which runs the view in a worker thread as uvicorn does."""
+class _AsgiClient:
+    """Calls an ASGI application as uvicorn does (one scope, the body in one message, then a
+    receive that waits for a disconnect that never comes); answers like Django's test client."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    async def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Any:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        never = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop()
+            await never.wait()
+            return {"type": "http.disconnect"}
+
+        answer: dict[str, Any] = {"body": b""}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+            else:
+                answer["body"] += message.get("body", b"")
+
+        await self.application(scope, receive, send)
+        return _Answer(answer["status"], answer["body"])
+
+
+class _Answer:
+    def __init__(self, status_code: int, content: bytes) -> None:
+        self.status_code, self.content = status_code, content
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+async def _run(account: dict[str, str], requests: int, *, mode: str) -> tuple[float, float]:
+    """`mode`: "server" sends through `config.asgi.application` as uvicorn does (what the node
+    runs); "django" through Django's stock ASGI handler (its test client), for comparison;
+    "thread" runs Django's test handler in this thread (what cProfile can see)."""
     from django.test import AsyncClient, Client
 
     from accounts.signing import sign
 
-    client: Any = Client() if in_thread else AsyncClient()
+    client: Any = Client() if mode == "thread" else AsyncClient()
+    if mode == "server":
+        from config.asgi import application
 
-    async def send(method: str, *args: Any, **kwargs: Any) -> Any:
-        if in_thread:
-            return getattr(client, method)(*args, **kwargs)
-        return await getattr(client, method)(*args, **kwargs)
+        server = _AsgiClient(application)
+
+    async def send(method: str, path: str, body: Any, **kwargs: Any) -> Any:
+        if mode == "server":
+            data = body if isinstance(body, str) else json.dumps(body)
+            return await server.request(method.upper(), path, data.encode(), kwargs["headers"])
+        if mode == "thread":
+            return getattr(client, method)(path, body, **kwargs)
+        return await getattr(client, method)(path, body, **kwargs)
 
     rng = random.Random(3)
     placed: list[str] = []
@@ -157,14 +221,15 @@ def main() -> None:
     from config import services
 
     try:
-        asyncio.run(_run(account, 200, in_thread=False))  # warm up: caches, pool, first-use look-ups
-        wall_ms, cpu_ms = asyncio.run(_run(account, args.requests, in_thread=False))
+        asyncio.run(_run(account, 200, mode="server"))  # warm up: caches, pool, first-use look-ups
+        wall_ms, cpu_ms = asyncio.run(_run(account, args.requests, mode="server"))
+        django_wall_ms, django_cpu_ms = asyncio.run(_run(account, args.requests, mode="django"))
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"  # the sync handler, inside this event loop
-        sync_wall_ms, sync_cpu_ms = asyncio.run(_run(account, args.requests, in_thread=True))
+        sync_wall_ms, sync_cpu_ms = asyncio.run(_run(account, args.requests, mode="thread"))
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
-            asyncio.run(_run(account, args.requests, in_thread=True))
+            asyncio.run(_run(account, args.requests, mode="thread"))
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
     finally:
@@ -172,6 +237,9 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(
         f"{args.requests} signed calls: {wall_ms:.2f} ms wall, {cpu_ms:.2f} ms CPU per call (load {load:.1f})"
+    )
+    print(
+        f"same, Django's stock ASGI handler: {django_wall_ms:.2f} ms wall, {django_cpu_ms:.2f} ms CPU per call"
     )
     print(
         f"same, view in this thread (no ASGI): {sync_wall_ms:.2f} ms wall, {sync_cpu_ms:.2f} ms CPU per call"
@@ -183,6 +251,7 @@ def main() -> None:
                 "requests": args.requests,
                 "ms_wall_per_call": round(wall_ms, 3),
                 "ms_cpu_per_call": round(cpu_ms, 3),
+                "ms_cpu_per_call_django_asgi": round(django_cpu_ms, 3),
                 "ms_cpu_per_call_without_asgi": round(sync_cpu_ms, 3),
                 "load_average": round(load, 1),
             }

@@ -26,7 +26,10 @@ def _connection_settings(query: dict[str, str]) -> dict[str, object]:
     size = int(os.environ.get("DATABASE_POOL_SIZE", "20"))
     if size <= 0:
         return {"CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True, "OPTIONS": query}
-    return {"CONN_MAX_AGE": 0, "OPTIONS": {**query, "pool": {"min_size": 1, "max_size": size, "timeout": 30}}}
+    # A few connections from the start: grown one at a time under a first burst of requests, the
+    # pool made the first second of load queue for connections (docs/PERFORMANCE.md, REST API).
+    pool = {"min_size": min(4, size), "max_size": size, "timeout": 30}
+    return {"CONN_MAX_AGE": 0, "OPTIONS": {**query, "pool": pool}}
 
 
 def database_from_url(url: str) -> dict[str, object]:

@@ -38,9 +38,11 @@ def _done_key(market_id: int, sequence: int) -> str:
     return f"{_done_prefix(market_id)}{sequence}"
 
 
-# While a drain is queued and has not started, further rings are dropped: the queued drain reads
-# every command committed before it starts. The mark expires, so a lost task costs at most this
-# long before rings go out again (and the periodic sweep rings regardless).
+# While a drain is queued and has not started, or is running and waiting for more commands
+# (`doorbell_wait`), the market is marked as ringing: a ring then only pushes a wake-up onto the
+# market's wake list instead of queueing another Celery task (a task per order cost more than the
+# matching). The mark expires, so a lost task costs at most this long before rings go out again
+# (and the periodic sweep rings regardless).
 RINGING_TTL_SECONDS = 1
 
 
@@ -48,15 +50,34 @@ def _ringing_key(market_id: int) -> str:
     return f"satchel:ringing:{market_id}"
 
 
+def _wake_key(market_id: int) -> str:
+    return f"satchel:wake:{market_id}"
+
+
+# One round trip: mark the market as ringing, or if it already is, wake a waiting drain.
+_RING_SCRIPT = """
+if redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[1]) then return 1 end
+redis.call('RPUSH', KEYS[2], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return 0
+"""
+
+
+@functools.cache
+def _ring_script() -> Any:
+    return _redis().register_script(_RING_SCRIPT)
+
+
 def doorbell_ring_on_commit(*, market_id: int, symbol: str) -> None:
-    """After the caller's transaction commits, queue a drain of the market on its own queue,
-    unless one is already queued (a Celery task per order cost more than the matching)."""
+    """After the caller's transaction commits (at once in autocommit mode), queue a drain of the
+    market on its own queue, unless one is queued or running already: then wake it instead."""
 
     def ring() -> None:
         from exchange.tasks import market_drain
 
-        with contextlib.suppress(redis.RedisError):  # without Redis's answer, ring anyway
-            if not _redis().set(_ringing_key(market_id), 1, nx=True, ex=RINGING_TTL_SECONDS):
+        with contextlib.suppress(redis.RedisError):  # without Redis's answer, queue a drain anyway
+            keys = [_ringing_key(market_id), _wake_key(market_id)]
+            if not _ring_script()(keys=keys, args=[RINGING_TTL_SECONDS * 1000]):
                 return
         try:
             market_drain.apply_async(args=[market_id], queue=matching_queue(symbol))
@@ -68,9 +89,91 @@ def doorbell_ring_on_commit(*, market_id: int, symbol: str) -> None:
 
 def doorbell_answer(*, market_id: int) -> None:
     """A drain starts: later commits must ring again. Called before the drain reads any command,
-    so a command either committed before this (and is read) or rings after it."""
+    so a command either committed before this (and is read) or rings after it. Wake-ups pushed
+    so far are dropped with the mark: their commands committed before this too."""
     with contextlib.suppress(redis.RedisError):
-        _redis().delete(_ringing_key(market_id))
+        _redis().delete(_ringing_key(market_id), _wake_key(market_id))
+
+
+def _waiter_key(market_id: int) -> str:
+    return f"satchel:waiter:{market_id}"
+
+
+# One waiting drain per market: the matching worker's few processes serve every market's queue,
+# and a second drain of a busy market waiting alongside the first would keep another market's
+# doorbell in the queue. The waiter holds the role (its own token) while it keeps waiting.
+_WAIT_SCRIPT = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[2], 1, 'PX', ARGV[2])
+return 1
+"""
+
+
+@functools.cache
+def _wait_script() -> Any:
+    return _redis().register_script(_WAIT_SCRIPT)
+
+
+def doorbell_wait(*, market_id: int, timeout: float, waiter: str) -> bool:
+    """A drain that has applied everything waits up to `timeout` seconds for the next command:
+    it marks the market as ringing (so rings wake it rather than queue a task) and blocks on the
+    wake list. True when woken; the caller then drains again, which clears the mark. False at
+    once when another drain (`waiter` tells them apart) is already waiting on this market. On
+    False the caller must drain once more (which clears the mark) before it stops, so a command
+    whose ring saw the mark is not left waiting for the sweep."""
+    ttl_ms = int((timeout + RINGING_TTL_SECONDS) * 1000)
+    try:
+        keys = [_waiter_key(market_id), _ringing_key(market_id)]
+        if not _wait_script()(keys=keys, args=[waiter, ttl_ms]):
+            return False
+        return _redis().blpop([_wake_key(market_id)], timeout=timeout) is not None
+    except redis.RedisError:
+        return False
+
+
+# If a drain waits on the market, wake it and say so (one round trip).
+_DEFER_SCRIPT = """
+if not redis.call('GET', KEYS[1]) then return 0 end
+redis.call('RPUSH', KEYS[2], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+@functools.cache
+def _defer_script() -> Any:
+    return _redis().register_script(_DEFER_SCRIPT)
+
+
+def doorbell_defer(*, market_id: int) -> bool:
+    """A queued drain starts: if another drain waits on the market, wake that one and return True
+    (the caller leaves the market to it: two processes alternating on one market rebuild its book
+    each time). Safe because a waiter gives up its role before its last look (`doorbell_wait_end`
+    then a drain): a command committed before this call is read by the waiter either way."""
+    try:
+        keys = [_waiter_key(market_id), _wake_key(market_id)]
+        return bool(_defer_script()(keys=keys, args=[RINGING_TTL_SECONDS * 1000]))
+    except redis.RedisError:
+        return False
+
+
+_WAIT_END_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+@functools.cache
+def _wait_end_script() -> Any:
+    return _redis().register_script(_WAIT_END_SCRIPT)
+
+
+def doorbell_wait_end(*, market_id: int, waiter: str) -> None:
+    """The drain that waited with `doorbell_wait` stops: another may wait on the market now."""
+    with contextlib.suppress(redis.RedisError):
+        _wait_end_script()(keys=[_waiter_key(market_id)], args=[waiter])
 
 
 # One round trip per batch whatever its size: a pipeline of RPUSH + EXPIRE per command cost

@@ -7,8 +7,8 @@ first, the market's `MarketState` row last, so the two never wait on each other 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.kyc_tiers import Product
 from accounts.models import User
 from accounts.services.access import access_require
+from compliance.models import ComplianceFlag
 from compliance.services.screening import user_is_frozen
 from core.api_rows import row_shape
 from core.errors import Forbidden, InsufficientFunds, InvalidQuantity, NotFound
@@ -84,104 +85,127 @@ def _available(*, user_id: int, asset: Asset) -> Decimal:
 # The market's next command number. The MarketState row stays locked until commit, so commands
 # commit in sequence order and the worker never skips a number that appears later.
 _TAKE_SEQUENCE_SQL = (
-    "UPDATE exchange_marketstate SET next_sequence = next_sequence + 1 WHERE market_id = %s"
-    " RETURNING next_sequence - 1"
+    "UPDATE exchange_marketstate SET next_sequence = next_sequence + 1 WHERE market_id = %(market)s"
 )
 
-# The hold in one statement: a fresh order id, available -> locked guarded by `balance >= amount`
-# (re-checked by PostgreSQL on the locked row, so two racing orders cannot both spend the same
-# funds), and its journal entry and lines only if both balances moved. The lower account id is
-# updated first (the uncorrelated EXISTS runs it before the second row is touched): the ledger's
-# lock order, shared with the matching worker. Returns (order id, lines written, available seen).
-_HOLD_SQL = """WITH new_order AS (SELECT nextval(pg_get_serial_sequence('exchange_order', 'id')) AS id),
-first_moved AS (
-    UPDATE exchange_ledgeraccount AS t SET balance = t.balance + %(first_delta)s, updated_at = %(now)s
-     WHERE t.id = %(first)s AND t.owner_id = %(user)s AND t.asset_id = %(asset)s
-       AND t.balance + %(first_delta)s >= 0
-    RETURNING t.id, %(first_delta)s::numeric AS delta),
-second_moved AS (
-    UPDATE exchange_ledgeraccount AS t SET balance = t.balance + %(second_delta)s, updated_at = %(now)s
-     WHERE t.id = %(second)s AND t.owner_id = %(user)s AND t.asset_id = %(asset)s
-       AND t.balance + %(second_delta)s >= 0 AND EXISTS (SELECT 1 FROM first_moved)
-    RETURNING t.id, %(second_delta)s::numeric AS delta),
-moved AS (SELECT id, delta FROM first_moved UNION ALL SELECT id, delta FROM second_moved),
+
+def _insert_sql(
+    model: type[models.Model], *, prefix: str, exclude: tuple[str, ...] = (), computed: dict[str, str]
+) -> tuple[str, list[tuple[str, Any]]]:
+    """`INSERT INTO table (columns) SELECT ...` for a model's concrete fields, `computed` columns
+    given as SQL expressions, the others as named parameters `prefix` + column; returns the SQL
+    head and (parameter name, field) for each parameter."""
+    fields = [f for f in model._meta.concrete_fields if f.column not in exclude]
+    values = [computed.get(f.column, f"%({prefix}{f.column})s") for f in fields]
+    columns = ", ".join(f.column for f in fields)
+    params = [(prefix + f.column, f) for f in fields if f.column not in computed]
+    return f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {', '.join(values)}", params
+
+
+def _prepared(instance: models.Model, params: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {
+        name: field.get_db_prep_save(field.pre_save(instance, add=True), connection) for name, field in params
+    }
+
+
+_ORDER_INSERT, _ORDER_PARAMS = _insert_sql(
+    Order, prefix="o_", computed={"id": "new_order.id", "sequence": "seq.sequence"}
+)
+_PLACE_COMMAND_INSERT, _PLACE_COMMAND_PARAMS = _insert_sql(
+    MarketCommand,
+    prefix="c_",
+    exclude=("id",),
+    computed={"sequence": "placed.sequence", "order_id": "placed.id"},
+)
+
+# An order in one statement, so one implicit transaction that PostgreSQL commits by itself: no
+# BEGIN or COMMIT round trip, and above all no row lock held while the web process gets back to
+# sending COMMIT. Under load that wait (a thread waiting for the interpreter) made every order of
+# a market queue behind the MarketState row (docs/PERFORMANCE.md, REST API).
+#
+# The hold locks both ledger accounts in id order (the ledger's lock order, shared with the
+# matching worker) and reads their current balances; only if both are the user's, the available
+# one covers the amount, the account is not frozen and the market has its state row does the
+# statement move the balances (available -> locked), write the journal entry and lines, take the
+# market's next sequence number (the MarketState row last: the lock order) and store the order
+# and its place command. Otherwise it changes nothing and says why. Returns (order id, sequence or
+# NULL, accounts found, available balance, frozen, state row exists).
+_PLACE_SQL = f"""WITH new_order AS (SELECT nextval(pg_get_serial_sequence('exchange_order', 'id')) AS id),
+held AS (
+    SELECT id, balance FROM exchange_ledgeraccount
+     WHERE id IN (%(available)s, %(locked)s) AND owner_id = %(user)s AND asset_id = %(asset)s
+     ORDER BY id FOR UPDATE),
+checked AS (
+    SELECT count(*) AS found,
+           max(balance) FILTER (WHERE id = %(available)s) AS available,
+           EXISTS (SELECT 1 FROM {ComplianceFlag._meta.db_table}
+                    WHERE user_id = %(user)s AND is_frozen) AS frozen,
+           EXISTS (SELECT 1 FROM exchange_marketstate WHERE market_id = %(market)s) AS has_state
+      FROM held),
+go AS (
+    SELECT found = 2 AND available >= %(amount)s AND NOT frozen AND has_state AS ok FROM checked),
+moved AS (
+    UPDATE exchange_ledgeraccount AS t SET balance = t.balance + v.delta, updated_at = %(now)s
+      FROM (VALUES (%(available)s::bigint, -%(amount)s::numeric), (%(locked)s::bigint, %(amount)s::numeric))
+        AS v (id, delta)
+     WHERE t.id = v.id AND (SELECT ok FROM go)
+    RETURNING t.id, v.delta),
 entry AS (
     INSERT INTO exchange_journalentry (kind, reference, memo, created_at)
-    SELECT 'hold', 'order:' || new_order.id, '', %(now)s FROM new_order WHERE (SELECT count(*) FROM moved) = 2
+    SELECT 'hold', 'order:' || new_order.id, '', %(now)s FROM new_order WHERE (SELECT ok FROM go)
     RETURNING id),
 lines AS (
     INSERT INTO exchange_journalline (entry_id, account_id, asset_id, amount)
     SELECT entry.id, moved.id, %(asset)s, moved.delta FROM entry, moved
-    RETURNING 1)
-SELECT (SELECT id FROM new_order), (SELECT count(*) FROM lines),
-       (SELECT balance FROM exchange_ledgeraccount WHERE id = %(available)s)"""
+    RETURNING 1),
+seq AS ({_TAKE_SEQUENCE_SQL} AND (SELECT ok FROM go) RETURNING next_sequence - 1 AS sequence),
+placed AS ({_ORDER_INSERT} FROM seq, new_order RETURNING id, sequence),
+command AS ({_PLACE_COMMAND_INSERT} FROM placed RETURNING sequence)
+SELECT (SELECT id FROM new_order), (SELECT sequence FROM command), found, available, frozen, has_state
+  FROM checked"""  # noqa: S608  (table names from _meta)
 
 
-class _HoldRefused(Exception):
-    """The guarded hold moved fewer than both balances: short of funds, or stale cached ids."""
+_CANCEL_COMMAND_INSERT, _CANCEL_COMMAND_PARAMS = _insert_sql(
+    MarketCommand,
+    prefix="c_",
+    exclude=("id",),
+    computed={"sequence": "seq.sequence", "order_id": "target.id"},
+)
 
-    def __init__(self, balance: Decimal | None) -> None:
-        self.balance = balance
 
-
-def _hold(*, user: User, asset: Asset, amount: Decimal, now: datetime) -> int:
-    """Move `amount` from available to locked; returns the new order's id. Raises _HoldRefused."""
-    available = ledger_account_id(owner_id=user.pk, kind=AccountKind.AVAILABLE, asset=asset)
-    locked = ledger_account_id(owner_id=user.pk, kind=AccountKind.LOCKED, asset=asset)
-    (first, first_delta), (second, second_delta) = sorted(((available, -amount), (locked, amount)))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _HOLD_SQL,
-            {
-                "now": now,
-                "first": first,
-                "first_delta": first_delta,
-                "second": second,
-                "second_delta": second_delta,
-                "user": user.pk,
-                "asset": asset.pk,
-                "available": available,
-            },
+@functools.cache
+def _cancel_sql(*, by_id: bool, by_client_id: bool) -> str:
+    """A cancel in one statement (one implicit transaction, as `_PLACE_SQL`): find the user's open
+    order (by id and/or client id), and if found, take the market's next sequence number and store
+    the cancel command. Returns the order's row and the command's sequence (NULL: the market has
+    no state row yet), or no row when there is no such order."""
+    where = "".join(
+        (
+            " AND o.id = %(order_id)s" if by_id else "",
+            " AND o.client_id = %(client_id)s" if by_client_id else "",
         )
-        order_id, lines, balance = cursor.fetchone()
-    if lines != 2:
-        raise _HoldRefused(balance)
-    return int(order_id)
+    )
+    shape = row_shape(Order)
+    return f"""WITH target AS (
+    SELECT o.id FROM exchange_order o
+     WHERE o.market_id = %(market)s AND o.user_id = %(user)s AND o.status = ANY(%(open)s){where}
+     ORDER BY o.id DESC LIMIT 1),
+seq AS ({_TAKE_SEQUENCE_SQL} AND EXISTS (SELECT 1 FROM target) RETURNING next_sequence - 1 AS sequence),
+command AS ({_CANCEL_COMMAND_INSERT} FROM seq, target RETURNING sequence)
+SELECT {shape.select("o")}, (SELECT sequence FROM command)
+  FROM exchange_order o WHERE o.id = (SELECT id FROM target)"""  # noqa: S608  (columns from _meta)
 
 
-def _insert_sql(
-    model: type[models.Model], *, exclude: tuple[str, ...], computed: dict[str, str]
-) -> tuple[str, list[Any]]:
-    """`INSERT INTO table (columns) SELECT ...` for a model's concrete fields, with `computed`
-    columns given as SQL expressions; returns the SQL head and the fields that take parameters."""
-    fields = [f for f in model._meta.concrete_fields if f.column not in exclude]
-    values = [computed.get(f.column, "%s") for f in fields]
-    columns = ", ".join(f.column for f in fields)
-    params = [f for f in fields if f.column not in computed]
-    return f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {', '.join(values)}", params
-
-
-# The order and its place command, numbered with the market's next sequence, in one statement
-# (the MarketState row stays locked until commit, after the ledger rows: the lock order).
-_ORDER_INSERT, _ORDER_FIELDS = _insert_sql(Order, exclude=(), computed={"sequence": "seq.sequence"})
-_COMMAND_INSERT, _COMMAND_FIELDS = _insert_sql(
-    MarketCommand, exclude=("id",), computed={"sequence": "placed.sequence"}
+_COMMAND_INSERT, _COMMAND_PARAMS = _insert_sql(
+    MarketCommand, prefix="c_", exclude=("id",), computed={"sequence": "seq.sequence"}
 )
-_PLACE_SQL = f"""WITH seq AS ({_TAKE_SEQUENCE_SQL} AS sequence),
-placed AS ({_ORDER_INSERT} FROM seq RETURNING sequence)
-{_COMMAND_INSERT} FROM placed RETURNING sequence"""
-
-
-_SEQUENCED_COMMAND_INSERT, _ = _insert_sql(
-    MarketCommand, exclude=("id",), computed={"sequence": "seq.sequence"}
-)
-_COMMAND_SQL = f"""WITH seq AS ({_TAKE_SEQUENCE_SQL} AS sequence)
-{_SEQUENCED_COMMAND_INSERT} FROM seq RETURNING sequence"""
+_COMMAND_SQL = f"""WITH seq AS ({_TAKE_SEQUENCE_SQL} RETURNING next_sequence - 1 AS sequence)
+{_COMMAND_INSERT} FROM seq RETURNING sequence"""
 
 
 def _command_store(command: MarketCommand) -> int:
-    """Store a cancel command with the market's next sequence number (one statement); returns it."""
-    params = [command.market_id, *_prepared(command, _COMMAND_FIELDS)]
+    """Store a command with the market's next sequence number (one statement); returns it."""
+    params = {"market": command.market_id, **_prepared(command, _COMMAND_PARAMS)}
     with connection.cursor() as cursor:
         cursor.execute(_COMMAND_SQL, params)
         row = cursor.fetchone()
@@ -192,26 +216,26 @@ def _command_store(command: MarketCommand) -> int:
     return int(row[0])
 
 
-def _prepared(instance: models.Model, fields: list[Any]) -> list[Any]:
-    return [field.get_db_prep_save(field.pre_save(instance, add=True), connection) for field in fields]
-
-
 def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
     """Accept an order: check it, hold its funds, store it and its place command.
 
-    Raises Forbidden (gates), the request errors of `order_request_check`, InvalidQuantity (a hold
-    finer than the asset's precision) and InsufficientFunds; on any of them nothing is stored. Returns the order as the worker left it if it answered within the wait, else as
-    accepted (status New or TriggerPending).
+    Raises Forbidden (gates, a frozen account), the request errors of `order_request_check`,
+    InvalidQuantity (a hold finer than the asset's precision) and InsufficientFunds; on any of them
+    nothing is stored. Returns the order as the worker left it if it answered within the wait,
+    else as accepted (status New or TriggerPending).
     """
     access_require(user=user, product=Product.TRADE_SPOT, market=market)  # KYC tier and jurisdiction
     order_request_check(market=market, request=request)
-    if user_is_frozen(user.pk):
-        raise Forbidden("Account is frozen; contact support")
-    reservation = _reservation(user=user, market=market, request=request)
+    try:
+        reservation = _reservation(user=user, market=market, request=request)
+    except (InsufficientFunds, InvalidQuantity):
+        if user_is_frozen(user.pk):  # a frozen account hears that first, as it always has
+            raise Forbidden(FROZEN_MESSAGE) from None
+        raise
     asset = market.quote if reservation.asset_id == market.quote_id else market.base
     for attempt in range(2):
         try:
-            order, sequence = _order_store(
+            order = _order_store(
                 user=user, market=market, request=request, asset=asset, reservation=reservation
             )
             break
@@ -219,13 +243,13 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
             # Ids cached by this process that no longer match the database (a test database
             # rebuilt under a long-lived process) look like a refused hold: look them up again once.
             ledger_account_ids_forget(owner_id=user.pk)
-            if attempt or (refused.balance is not None and refused.balance < reservation.amount):
+            if attempt or refused.found == 2:
                 have = refused.balance if refused.balance is not None else Decimal(0)
                 raise InsufficientFunds(
                     f"Insufficient available {asset.symbol}: have {have.normalize():f}, "
                     f"need {reservation.amount.normalize():f}"
                 ) from None
-    if _wait(market=market, sequence=sequence):
+    if _wait(market=market, sequence=order.sequence):
         order = _order_reread(order)  # the worker answered: the order as it left it
     if order.expiry_reason == "PostOnlyTaker":
         # As Backpack: a post-only order that would take is refused, not reported as placed.
@@ -233,59 +257,80 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
     return order
 
 
+FROZEN_MESSAGE = "Account is frozen; contact support"
+
+
+class _HoldRefused(Exception):
+    """The hold moved nothing: short of funds, or cached account ids gone stale (`found` < 2)."""
+
+    def __init__(self, *, found: int, balance: Decimal | None) -> None:
+        self.found, self.balance = found, balance
+
+
 def _order_store(
     *, user: User, market: Market, request: OrderRequest, asset: Asset, reservation: Reservation
-) -> tuple[Order, int]:
-    """Hold the funds, store the order and its place command; one transaction, two statements."""
-    with transaction.atomic(durable=True):
-        now = timezone.now()
-        order_id = _hold(user=user, asset=asset, amount=reservation.amount, now=now)
-        order = Order(
-            id=order_id,
-            market=market,
-            user=user,
-            client_id=request.client_id,
-            side=request.side,
-            order_type=request.order_type,
-            time_in_force=request.time_in_force,
-            post_only=request.post_only,
-            reduce_only=request.reduce_only,
-            self_trade_prevention=request.self_trade_prevention,
-            price=request.price,
-            quantity=request.quantity,
-            quote_quantity=request.quote_quantity,
-            trigger_price=request.trigger_price,
-            trigger_quantity=request.quantity if request.is_trigger else None,
-            trigger_by="LastPrice" if request.is_trigger else "",
-            status=OrderStatus.TRIGGER_PENDING if request.is_trigger else OrderStatus.NEW,
-            locked_asset_id=reservation.asset_id,
-            locked_amount=reservation.amount,
-            sequence=0,
-            created_at=now,
-            updated_at=now,
-        )
-        # The original hold travels with the command: a replay needs it after the order has spent it.
-        command = MarketCommand(
-            market=market,
-            sequence=0,
-            kind=CommandKind.PLACE,
-            user=user,
-            order=order,
-            payload={"reserved": str(reservation.amount)},
-            created_at=now,
-        )
-        params = [market.pk, *_prepared(order, _ORDER_FIELDS), *_prepared(command, _COMMAND_FIELDS)]
-        with connection.cursor() as cursor:
+) -> Order:
+    """Hold the funds, store the order and its place command: one statement, committed on return
+    (inside a caller's transaction it joins that one). Raises Forbidden, _HoldRefused."""
+    now = timezone.now()
+    order = Order(
+        market=market,
+        user=user,
+        client_id=request.client_id,
+        side=request.side,
+        order_type=request.order_type,
+        time_in_force=request.time_in_force,
+        post_only=request.post_only,
+        reduce_only=request.reduce_only,
+        self_trade_prevention=request.self_trade_prevention,
+        price=request.price,
+        quantity=request.quantity,
+        quote_quantity=request.quote_quantity,
+        trigger_price=request.trigger_price,
+        trigger_quantity=request.quantity if request.is_trigger else None,
+        trigger_by="LastPrice" if request.is_trigger else "",
+        status=OrderStatus.TRIGGER_PENDING if request.is_trigger else OrderStatus.NEW,
+        locked_asset_id=reservation.asset_id,
+        locked_amount=reservation.amount,
+        sequence=0,
+        created_at=now,
+        updated_at=now,
+    )
+    # The original hold travels with the command: a replay needs it after the order has spent it.
+    command = MarketCommand(
+        market=market,
+        sequence=0,
+        kind=CommandKind.PLACE,
+        user=user,
+        payload={"reserved": str(reservation.amount)},
+        created_at=now,
+    )
+    params = {
+        "now": now,
+        "user": user.pk,
+        "asset": asset.pk,
+        "market": market.pk,
+        "amount": reservation.amount,
+        "available": ledger_account_id(owner_id=user.pk, kind=AccountKind.AVAILABLE, asset=asset),
+        "locked": ledger_account_id(owner_id=user.pk, kind=AccountKind.LOCKED, asset=asset),
+        **_prepared(order, _ORDER_PARAMS),
+        **_prepared(command, _PLACE_COMMAND_PARAMS),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_PLACE_SQL, params)
+        order_id, sequence, found, available, frozen, has_state = cursor.fetchone()
+        if frozen:
+            raise Forbidden(FROZEN_MESSAGE)
+        if not has_state and found == 2:  # the market's first command: no MarketState row to number it
+            MarketState.objects.get_or_create(market=market)
             cursor.execute(_PLACE_SQL, params)
-            row = cursor.fetchone()
-            if row is None:  # the market's first command: no MarketState row to number it yet
-                MarketState.objects.get_or_create(market=market)
-                cursor.execute(_PLACE_SQL, params)
-                row = cursor.fetchone()
-        order.sequence = int(row[0])
-        order._state.adding, order._state.db = False, connection.alias
-        doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
-    return order, order.sequence
+            order_id, sequence, found, available, frozen, has_state = cursor.fetchone()
+    if sequence is None:
+        raise _HoldRefused(found=found, balance=available)
+    order.id, order.sequence = int(order_id), int(sequence)
+    order._state.adding, order._state.db = False, connection.alias
+    doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
+    return order
 
 
 def _order_read(*, market: Market, where: str, params: list[Any]) -> Order | None:
@@ -329,16 +374,31 @@ def order_find_open(*, user: User, market: Market, order_id: int | None, client_
 
 
 def order_cancel(*, user: User, market: Market, order_id: int | None, client_id: int | None) -> Order:
-    """Ask the worker to cancel one open order; returns it as the worker left it (Cancelled)."""
-    with transaction.atomic(durable=True):
-        order = order_find_open(user=user, market=market, order_id=order_id, client_id=client_id)
-        sequence = _command_store(
-            MarketCommand(
-                market=market, kind=CommandKind.CANCEL, user=user, order=order, created_at=timezone.now()
-            )
-        )
-        doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
-    if _wait(market=market, sequence=sequence):
+    """Ask the worker to cancel one open order; returns it as the worker left it (Cancelled).
+    NotFound when the user has no such open order on the market (another user's looks the same)."""
+    command = MarketCommand(market=market, kind=CommandKind.CANCEL, user=user, created_at=timezone.now())
+    params = {
+        "market": market.pk,
+        "user": user.pk,
+        "open": _OPEN_STATUSES,
+        "order_id": order_id,
+        "client_id": client_id,
+        **_prepared(command, _CANCEL_COMMAND_PARAMS),
+    }
+    sql = _cancel_sql(by_id=order_id is not None, by_client_id=client_id is not None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+        if row is not None and row[-1] is None:  # the market's first command: no MarketState row yet
+            MarketState.objects.get_or_create(market=market)
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+    if row is None:
+        raise NotFound("Order not found")
+    order: Order = row_shape(Order).instance(row)
+    order.market = market
+    doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
+    if _wait(market=market, sequence=int(row[-1])):
         order = _order_reread(order)
     return order
 

@@ -57,3 +57,53 @@ def test_frozen_account_cannot_trade_or_withdraw(demo_markets, alice, carol, set
     # The rejected withdrawal's hold went back to available; nothing else moved.
     assert after["USDC"]["available"] == before["USDC"]["available"] + before["USDC"]["locked"]
     assert after["USDC"]["locked"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_frozen_account_hears_it_first_even_for_an_order_it_could_not_pay(
+    demo_markets, alice, carol, settings
+):
+    # The freeze is read in the order's own statement now: it still takes effect on the next
+    # order, and still comes before the balance refusal.
+    settings.ORDER_RESULT_WAIT_SECONDS = 0
+    market = Market.objects.select_related("base", "quote").get(symbol="SOL_USDC")
+    deposit_credit(user_id=alice.pk, asset=market.quote, quantity=Decimal("500"), source="administrator")
+    account_freeze(user=alice, officer=carol, reason="confirmed sanctions hit")
+    before = balances_for_user(user_id=alice.pk)
+
+    for quantity in ("1", "1000"):  # fundable, and beyond the balance
+        request = OrderRequest(
+            side="Bid",
+            order_type="Limit",
+            price=Decimal("10"),
+            quantity=Decimal(quantity),
+            quote_quantity=None,
+            time_in_force="GTC",
+            post_only=False,
+            self_trade_prevention="RejectTaker",
+            client_id=None,
+            trigger_price=None,
+        )
+        with pytest.raises(Forbidden, match="frozen"):
+            order_place(user=alice, market=market, request=request)
+
+    # A market sell for a quote amount holds all available SOL, and alice has none.
+    nothing_to_sell = OrderRequest(
+        side="Ask",
+        order_type="Market",
+        price=None,
+        quantity=None,
+        quote_quantity=Decimal("10"),
+        time_in_force="IOC",
+        post_only=False,
+        self_trade_prevention="RejectTaker",
+        client_id=None,
+        trigger_price=None,
+    )
+    with pytest.raises(Forbidden, match="frozen"):
+        order_place(user=alice, market=market, request=nothing_to_sell)
+
+    assert Order.objects.filter(user=alice).count() == 0
+    after = balances_for_user(user_id=alice.pk)
+    assert after["USDC"] == before["USDC"]
+    assert after["SOL"]["available"] == after["SOL"]["locked"] == 0  # looked up (created empty) only

@@ -10,13 +10,13 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from core.errors import InsufficientFunds
+from core.errors import InsufficientFunds, NotFound
 from exchange.models import AccountKind, JournalEntry, Market, MarketCommand, Order, OrderStatus
 from exchange.services import ledger_batch
 from exchange.services.deposits import deposit_credit
 from exchange.services.ledger import ledger_account_get
 from exchange.services.order_request import OrderRequest
-from exchange.services.orders import order_place
+from exchange.services.orders import order_cancel, order_place
 
 
 def _bid(price: str, quantity: str = "1") -> OrderRequest:
@@ -50,16 +50,16 @@ def market(demo_markets, alice, settings) -> Market:  # type: ignore[no-untyped-
 
 
 @pytest.mark.django_db(transaction=True)
-def test_placing_an_order_takes_one_check_and_a_two_statement_transaction(market, alice):
+def test_placing_an_order_is_one_statement(market, alice):
     order_place(user=alice, market=market, request=_bid("1000"))  # first use: account ids are looked up
 
     with CaptureQueriesContext(connection) as queries:
         order = order_place(user=alice, market=market, request=_bid("1500", "2"))
 
-    # The freeze check, then one transaction of two statements: the hold (order id, balances,
-    # journal entry and lines) and the order with its place command and sequence number.
+    # One statement, its own transaction: the freeze check, the hold (order id, balances, journal
+    # entry and lines), and the order with its place command and sequence number.
     statements = [query["sql"].split(None, 1)[0] for query in queries]
-    assert statements == ["SELECT", "BEGIN", "WITH", "WITH", "COMMIT"], [q["sql"][:80] for q in queries]
+    assert statements == ["WITH"], [q["sql"][:80] for q in queries]
     stored = Order.objects.get(pk=order.pk)
     assert (stored.status, stored.locked_amount, stored.sequence) == (OrderStatus.NEW, Decimal("3000"), 2)
     assert MarketCommand.objects.get(market=market, sequence=2).payload == {"reserved": "3000"}
@@ -126,3 +126,46 @@ def test_a_stale_cached_account_id_is_looked_up_again(market, alice):
 
     assert Order.objects.get(pk=order.pk).locked_amount == Decimal("2000")
     assert _balances(alice.pk, market) == (Decimal("8000"), Decimal("2000"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_hold_moves_neither_balance_whichever_account_is_locked_first(
+    demo_markets, alice, settings
+):
+    # The locked account created first has the lower id, so the statement locks it first: a hold
+    # short of funds must still move nothing (the guard is on both rows, not row by row).
+    settings.ORDER_RESULT_WAIT_SECONDS = 0
+    market = Market.objects.select_related("base", "quote").get(symbol="ETH_USDC")
+    locked = ledger_account_get(owner_id=alice.pk, kind=AccountKind.LOCKED, asset=market.quote)
+    deposit_credit(user_id=alice.pk, asset=market.quote, quantity=Decimal("1000"), source="administrator")
+    available = ledger_account_get(owner_id=alice.pk, kind=AccountKind.AVAILABLE, asset=market.quote)
+    assert locked.pk < available.pk
+    entries = JournalEntry.objects.count()
+
+    with pytest.raises(InsufficientFunds):
+        order_place(user=alice, market=market, request=_bid("1000", "2"))
+
+    assert _balances(alice.pk, market) == (Decimal("1000"), Decimal("0"))
+    assert (JournalEntry.objects.count(), Order.objects.count(), MarketCommand.objects.count()) == (
+        entries,
+        0,
+        0,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_is_one_statement_and_only_the_owner_can_cancel(market, alice, bob):
+    order = order_place(user=alice, market=market, request=_bid("1000"))
+    commands = MarketCommand.objects.count()
+
+    with pytest.raises(NotFound):
+        order_cancel(user=bob, market=market, order_id=order.pk, client_id=None)
+    assert MarketCommand.objects.count() == commands  # nothing stored for someone else's order
+
+    with CaptureQueriesContext(connection) as queries:
+        answered = order_cancel(user=alice, market=market, order_id=order.pk, client_id=None)
+
+    assert [query["sql"].split(None, 1)[0] for query in queries] == ["WITH"]
+    assert (answered.pk, answered.status) == (order.pk, OrderStatus.NEW)  # as found: no worker here
+    command = MarketCommand.objects.get(market=market, sequence=order.sequence + 1)
+    assert (command.kind, command.order_id, command.user_id) == ("cancel", order.pk, alice.pk)

@@ -103,13 +103,17 @@ def _normalised(events: list[tuple[str, int | None, dict[str, Any]]]) -> list[An
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_matching_workers_stream_events_stay_the_recorded_ones(demo_markets, alice, bob, mallory, settings):
+def test_the_matching_workers_stream_events_stay_the_recorded_ones(
+    demo_markets, alice, bob, mallory, settings
+):
     settings.ORDER_RESULT_WAIT_SECONDS = 0
     settings.MATCHING_BATCH_SIZE = 7  # several batches per drain: the pipelined path too
     market = Market.objects.select_related("base", "quote").get(symbol="ETH_USDC")
     users = [alice, bob, mallory]
     for user in users:
-        deposit_credit(user_id=user.pk, asset=market.quote, quantity=Decimal("200000"), source="administrator")
+        deposit_credit(
+            user_id=user.pk, asset=market.quote, quantity=Decimal("200000"), source="administrator"
+        )
         deposit_credit(user_id=user.pk, asset=market.base, quantity=Decimal("100"), source="administrator")
     matching._books.clear()
     rng = random.Random(11)

@@ -35,6 +35,7 @@ from exchange.models import AccountKind, Asset, CommandKind, EntryKind, Market, 
 from exchange.services.fees import fee_rates_for_user
 from exchange.services.ledger_batch import PendingEntry, ledger_account_id, ledger_post_many
 from exchange.services.outbox import outbox_notify
+from exchange.services.outbox_batch import BATCH_STREAM, DEPTH, TRADE, BatchEvents
 
 FINAL_STATUSES = frozenset(
     {
@@ -48,6 +49,13 @@ _AVAILABLE = AccountKind.AVAILABLE.value
 _LOCKED = AccountKind.LOCKED.value
 _FEES = AccountKind.FEES.value
 _BID = Side.BID.value
+_NEW = OrderStatus.NEW.value
+_EXPIRED = OrderStatus.EXPIRED.value
+_CANCELLED = OrderStatus.CANCELLED.value
+_TRIGGER_PENDING = OrderStatus.TRIGGER_PENDING.value
+_FILLED = OrderStatus.FILLED.value
+_PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED.value
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 _FEE_CACHE_SECONDS = 60.0
 _fees: dict[tuple[int, str], tuple[float, Decimal, Decimal]] = {}
@@ -85,21 +93,6 @@ def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
-@dataclass(slots=True)
-class OrderEvent:
-    """One `account.orderUpdate` event, rendered in `finish` once the order rows are loaded.
-    Amounts in engine units (lots, notional units, ticks) as the engine reported them."""
-
-    order_id: int
-    name: str
-    status: str
-    executed_lots: int
-    executed_quote: int
-    reason: str = ""
-    # orderFill only: trade id, lots, price ticks, is maker, fee, fee asset symbol.
-    fill: tuple[int, int, int, bool, Decimal, str] | None = None
-
-
 class OrderRow(NamedTuple):
     """The columns of an order the batch needs, read (and locked) in `finish`."""
 
@@ -109,19 +102,6 @@ class OrderRow(NamedTuple):
     locked_amount: Decimal
     locked_asset_id: int
     priority: int | None
-    side: str
-    order_type: str
-    time_in_force: str
-    self_trade_prevention: str
-    reduce_only: bool
-    post_only: bool
-    client_id: int | None
-    quantity: Decimal | None
-    quote_quantity: Decimal | None
-    price: Decimal | None
-    trigger_price: Decimal | None
-    trigger_by: str
-    trigger_quantity: Decimal | None
 
 
 _ORDERS_LOCK_SQL = f"""SELECT {", ".join(OrderRow._fields)} FROM exchange_order
@@ -200,14 +180,12 @@ class BatchWriter:
     # Rows in FILL_COLUMNS order.
     fills: list[tuple[Any, ...]] = field(default_factory=list)
     entries: list[PendingEntry] = field(default_factory=list)
-    # (stream, user id, payload)
-    outbox: list[tuple[str, int | None, dict[str, Any]]] = field(default_factory=list)
     # (command sequence, result)
     results: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     candle: dict[datetime, list[Any]] = field(default_factory=dict)
-    # Private events: order updates in engine order, and the (user id, asset id) pairs whose
-    # balances the batch moved (settlement, releases, and holds taken when the order was placed).
-    order_events: list[OrderEvent] = field(default_factory=list)
+    # The stream events (exchange/services/outbox_batch.py), and the (user id, asset id) pairs
+    # whose balances the batch moved (settlement, releases, and holds taken when orders were placed).
+    events: BatchEvents = field(init=False)
     touched: set[tuple[int, int]] = field(default_factory=set)
     # Per order accepted in this batch: (final status, executed lots) after its command, and what
     # its fills so far executed, so each taker fill carries its running status.
@@ -221,6 +199,7 @@ class BatchWriter:
 
     def __post_init__(self) -> None:
         self.micros = _micros(self.now)
+        self.events = BatchEvents(self.market.symbol, self.spec, self.micros)
 
     def _accounts_of(self, owner_id: int) -> tuple[int, ...]:
         ids = self.account_ids.get(owner_id)
@@ -246,21 +225,17 @@ class BatchWriter:
 
     def record(self, sequence: int, kind: str, events: list[Any], update_id: int | None) -> None:
         """The rows one command's events call for; `kind` is its CommandKind."""
-        asks: list[list[str]] = []
-        bids: list[list[str]] = []
+        asks: list[list[int]] = []
+        bids: list[list[int]] = []
         cancelled: list[int] = []
         error: str | None = None
-        changes = self.changes
+        changes, orders = self.changes, self.events.orders
         for event in events:
             event_type = type(event)
             if event_type is ev.Fill:
                 self._fill(sequence, event)
             elif event_type is ev.LevelChanged:
-                level = [
-                    render(self.spec.ticks_to_price(event.price)),
-                    render(self.spec.lots_to_quantity(event.total_lots)),
-                ]
-                (bids if event.side == _BID else asks).append(level)
+                (bids if event.side == _BID else asks).append([event.price, event.total_lots])
             elif event_type is ev.OrderAccepted:
                 change = changes[event.order_id]
                 change.status, change.applied = str(event.status), True
@@ -269,40 +244,39 @@ class BatchWriter:
                     change.priority = sequence
                 self.accepted[event.order_id] = (str(event.status), event.executed_lots)
                 self.taker_running[event.order_id] = [0, 0]
-                self.order_events.append(OrderEvent(event.order_id, "orderAccepted", OrderStatus.NEW, 0, 0))
+                orders.append([event.order_id, "orderAccepted", _NEW, 0, 0, ""])
             elif event_type is ev.OrderCancelled or event_type is ev.OrderExpired:
                 change = changes[event.order_id]
                 change.status = str(event.status)
                 change.executed_lots, change.executed_quote = event.executed_lots, event.executed_quote
                 if event_type is ev.OrderExpired:
                     change.expiry_reason = str(event.reason)
-                    self.order_events.append(
-                        OrderEvent(
+                    orders.append(
+                        [
                             event.order_id,
                             "orderExpired",
-                            OrderStatus.EXPIRED,
+                            _EXPIRED,
                             event.executed_lots,
                             event.executed_quote,
-                            reason=str(event.reason),
-                        )
+                            change.expiry_reason,
+                        ]
                     )
                 else:
                     cancelled.append(event.order_id)
-                    self.order_events.append(
-                        OrderEvent(
+                    orders.append(
+                        [
                             event.order_id,
                             "orderCancelled",
-                            OrderStatus.CANCELLED,
+                            _CANCELLED,
                             event.executed_lots,
                             event.executed_quote,
-                        )
+                            "",
+                        ]
                     )
             elif event_type is ev.TriggerPlaced:
                 change = changes[event.order_id]
                 change.status, change.applied = OrderStatus.TRIGGER_PENDING, True
-                self.order_events.append(
-                    OrderEvent(event.order_id, "triggerPlaced", OrderStatus.TRIGGER_PENDING, 0, 0)
-                )
+                orders.append([event.order_id, "triggerPlaced", _TRIGGER_PENDING, 0, 0, ""])
             elif event_type is ev.OrderTriggered:
                 change = changes[event.order_id]
                 change.triggered, change.priority = True, sequence
@@ -319,23 +293,7 @@ class BatchWriter:
         if kind == CommandKind.CANCEL_ALL or error is not None:
             self.results.append((sequence, {"cancelled": cancelled} if error is None else {"error": error}))
         if update_id is not None and (asks or bids):
-            symbol = self.market.symbol
-            self.outbox.append(
-                (
-                    f"depth.{symbol}",
-                    None,
-                    {
-                        "e": "depth",
-                        "E": self.micros,
-                        "T": self.micros,
-                        "s": symbol,
-                        "U": update_id,
-                        "u": update_id,
-                        "a": asks,
-                        "b": bids,
-                    },
-                )
-            )
+            self.events.public.append([DEPTH, update_id, asks, bids])
 
     def _fill(self, sequence: int, fill: ev.Fill) -> None:
         market, spec = self.market, self.spec
@@ -411,24 +369,8 @@ class BatchWriter:
             candle[4] += quantity
             candle[5] += quote
             candle[6] += 1
-        symbol = market.symbol
-        self.outbox.append(
-            (
-                f"trade.{symbol}",
-                None,
-                {
-                    "e": "trade",
-                    "E": self.micros,
-                    "T": self.micros,
-                    "s": symbol,
-                    "p": render(price),
-                    "q": render(quantity),
-                    "b": str(buyer_order),
-                    "a": str(seller_order),
-                    "t": fill.trade_id,
-                    "m": not taker_is_buyer,
-                },
-            )
+        self.events.public.append(
+            [TRADE, fill.trade_id, fill.price, fill.lots, buyer_order, seller_order, not taker_is_buyer]
         )
 
     def _fill_events(self, fill: ev.Fill, maker_fee: Decimal, taker_fee: Decimal) -> None:
@@ -436,57 +378,53 @@ class BatchWriter:
         running total, Filled on the fill that completes what its command executed."""
         base, quote = self.market.base.symbol, self.market.quote.symbol
         maker_fee_asset, taker_fee_asset = (quote, base) if fill.taker_side == _BID else (base, quote)
-        self.order_events.append(
-            OrderEvent(
+        orders = self.events.orders
+        orders.append(
+            [
                 fill.maker_order_id,
                 "orderFill",
                 str(fill.maker_status),
                 fill.maker_executed_lots,
                 fill.maker_executed_quote,
-                fill=(fill.trade_id, fill.lots, fill.price, True, maker_fee, maker_fee_asset),
-            )
+                "",
+                fill.trade_id,
+                fill.lots,
+                fill.price,
+                True,
+                str(maker_fee),
+                maker_fee_asset,
+            ]
         )
         running = self.taker_running.setdefault(fill.taker_order_id, [0, 0])
         running[0] += fill.lots
         running[1] += fill.price * fill.lots
         final_status, final_lots = self.accepted.get(fill.taker_order_id, ("", -1))
-        status = (
-            OrderStatus.FILLED
-            if final_status == OrderStatus.FILLED and running[0] == final_lots
-            else OrderStatus.PARTIALLY_FILLED
-        )
-        self.order_events.append(
-            OrderEvent(
+        status = _FILLED if final_status == _FILLED and running[0] == final_lots else _PARTIALLY_FILLED
+        orders.append(
+            [
                 fill.taker_order_id,
                 "orderFill",
                 status,
                 running[0],
                 running[1],
-                fill=(fill.trade_id, fill.lots, fill.price, False, taker_fee, taker_fee_asset),
-            )
+                "",
+                fill.trade_id,
+                fill.lots,
+                fill.price,
+                False,
+                str(taker_fee),
+                taker_fee_asset,
+            ]
         )
 
-    def _private_outbox(self, orders: dict[int, OrderRow]) -> None:
-        """account.orderUpdate and account.balanceUpdate rows (§8.4), after the ledger moved: the
-        balances are read in this transaction, so they are the absolute values this batch left."""
-        market, spec, micros = self.market, self.spec, self.micros
-        symbol, outbox, touched = market.symbol, self.outbox, self.touched
-        statics: dict[int, dict[str, Any]] = {}
-        for event in self.order_events:
-            order_id = event.order_id
-            order = orders[order_id]
-            if event.name in ("orderAccepted", "triggerPlaced"):
+    def _balances(self, orders: dict[int, OrderRow]) -> None:
+        """account.balanceUpdate events (§8.4), after the ledger moved: the balances are read in
+        this transaction, so they are the absolute values this batch left."""
+        market, touched = self.market, self.touched
+        for event in self.events.orders:
+            if event[1] in ("orderAccepted", "triggerPlaced"):
+                order = orders[event[0]]
                 touched.add((order.user_id, order.locked_asset_id))
-            static = statics.get(order_id)
-            if static is None:
-                static = statics[order_id] = _order_static(order)
-            outbox.append(
-                (
-                    "account.orderUpdate",
-                    order.user_id,
-                    _order_payload(static, order_id, event, spec, symbol, micros),
-                )
-            )
         if not touched:
             return
         symbols = {market.base_id: market.base.symbol, market.quote_id: market.quote.symbol}
@@ -508,14 +446,10 @@ class BatchWriter:
             bucket = balances.get((owner_id, asset_id))
             if bucket is not None:
                 bucket[_BALANCE_KINDS[kind]] = render(balance)
-        for (user_id, asset_id), bucket in sorted(balances.items()):
-            outbox.append(
-                (
-                    "account.balanceUpdate",
-                    user_id,
-                    {"e": "balanceUpdate", "E": micros, "a": symbols[asset_id], **bucket},
-                )
-            )
+        self.events.balances = [
+            [user_id, symbols[asset_id], bucket["A"], bucket["L"], bucket["S"]]
+            for (user_id, asset_id), bucket in sorted(balances.items())
+        ]
 
     def _orders_write(self, orders: dict[int, OrderRow], releases: PendingEntry) -> None:
         """Each changed order's new state in one statement; a finished order's unspent hold goes
@@ -589,25 +523,17 @@ class BatchWriter:
         if orders:
             self._orders_write(orders, releases)
         ledger_post_many([*self.entries, releases])
-        if self.order_events or self.touched:
-            self._private_outbox(orders)
+        if self.events.orders or self.touched:
+            self._balances(orders)
         if self.fills:
             copy_rows("exchange_fill", FILL_COLUMNS, self.fills)
             self._upsert_candles()
-        if self.outbox:
-            # One row per stream and user, its events in order (exchange/services/outbox.py).
-            grouped: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
-            for stream, user_id, payload in self.outbox:
-                events = grouped.get((stream, user_id))
-                if events is None:
-                    grouped[(stream, user_id)] = [payload]
-                else:
-                    events.append(payload)
-            dumps = json.JSONEncoder(separators=(",", ":")).encode
+        if self.events:
+            # One row for the batch's stream events; the publisher renders the frames.
             copy_rows(
                 "exchange_outboxevent",
                 OUTBOX_COLUMNS,
-                ((stream, user_id, dumps(events), now) for (stream, user_id), events in grouped.items()),
+                [(BATCH_STREAM, None, _dumps(self.events.payload()), now)],
             )
             outbox_notify()
         with connection.cursor() as cursor:
@@ -653,58 +579,3 @@ class BatchWriter:
                          trades = exchange_candle.trades + EXCLUDED.trades""",
                     [self.market.pk, start, open_, high, low, close, volume, quote_volume, trades],
                 )
-
-
-def _order_static(order: OrderRow) -> dict[str, Any]:
-    """The fields of an `account.orderUpdate` event that do not change while the order lives."""
-    static: dict[str, Any] = {
-        "S": order.side,
-        "o": order.order_type.upper(),
-        "f": order.time_in_force,
-        "V": order.self_trade_prevention,
-        "O": "USER",
-        "r": order.reduce_only,
-    }
-    optional = {
-        "c": order.client_id,
-        "q": order.quantity,
-        "Q": order.quote_quantity,
-        "p": order.price,
-        "P": order.trigger_price,
-        "B": order.trigger_by or None,
-        "Y": order.trigger_quantity,
-    }
-    for key, value in optional.items():
-        if value is not None:
-            static[key] = render(value) if isinstance(value, Decimal) else value
-    if order.post_only:
-        static["y"] = True
-    return static
-
-
-def _order_payload(
-    static: dict[str, Any], order_id: int, event: OrderEvent, spec: MarketSpec, symbol: str, micros: int
-) -> dict[str, Any]:
-    """An `account.orderUpdate` event (§8.4); optional fields only when the order has them."""
-    payload: dict[str, Any] = {
-        "e": event.name,
-        "E": micros,
-        "T": micros,
-        "s": symbol,
-        "i": str(order_id),
-        "X": event.status,
-        "z": render(spec.lots_to_quantity(event.executed_lots)),
-        "Z": render(spec.units_to_quote(event.executed_quote)),
-        **static,
-    }
-    if event.reason:
-        payload["R"] = event.reason
-    if event.fill is not None:
-        trade_id, lots, price, is_maker, fee, fee_asset = event.fill
-        payload["t"] = trade_id
-        payload["l"] = render(spec.lots_to_quantity(lots))
-        payload["L"] = render(spec.ticks_to_price(price))
-        payload["m"] = is_maker
-        payload["n"] = render(fee)
-        payload["N"] = fee_asset
-    return payload

@@ -180,7 +180,7 @@ _COMMANDS_SQL = """SELECT c.sequence, c.kind, c.user_id, c.order_id, c.payload -
        o.time_in_force, o.post_only, o.self_trade_prevention, o.client_id, o.trigger_price
   FROM exchange_marketcommand AS c
   LEFT JOIN exchange_order AS o ON o.id = c.order_id AND c.kind = 'place'
- WHERE c.market_id = %s AND c.sequence > %s
+ WHERE c.market_id = %s AND c.sequence > %s AND c.sequence <= %s
  ORDER BY c.sequence
  LIMIT %s"""
 
@@ -406,8 +406,12 @@ def _book_for(market_id: int) -> CachedMarket | None:
 
 
 def _commands_after(market_id: int, sequence: int, limit: int) -> list[CommandRow]:
+    # Sequences are gap-free (numbered in the transaction that stores the command), so the next
+    # `limit` lie in (sequence, sequence + limit]. The upper bound keeps the plan an index range
+    # of `limit` rows even when the statistics predate a burst of commands: without it the
+    # planner may join every pending command to its order and sort, each batch, before LIMIT.
     with connection.cursor() as cursor:
-        cursor.execute(_COMMANDS_SQL, [market_id, sequence, limit])
+        cursor.execute(_COMMANDS_SQL, [market_id, sequence, sequence + limit, limit])
         return [CommandRow._make(row) for row in cursor.fetchall()]
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.db_copy import copy_rows
+from core.db_copy import array_literal, copy_rows
 from core.errors import InsufficientFunds, LedgerImbalance
 from exchange.models import AccountKind, Asset
 from exchange.models.ledger import SIGNED_KINDS
@@ -103,8 +103,9 @@ def ledger_post_many(entries: Sequence[PendingEntry]) -> None:
         # Locked in id order (the lock policy of exchange/services/ledger.py), so a concurrent
         # placement holding funds on the API side queues behind the batch instead of deadlocking.
         cursor.execute(
-            "SELECT id, kind, balance FROM exchange_ledgeraccount WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
-            [sorted(deltas)],
+            "SELECT id, kind, balance FROM exchange_ledgeraccount WHERE id = ANY(%s::bigint[])"
+            " ORDER BY id FOR NO KEY UPDATE",
+            [array_literal(sorted(deltas))],
         )
         rows = cursor.fetchall()
         if len(rows) != len(deltas):
@@ -141,6 +142,12 @@ def ledger_post_many(entries: Sequence[PendingEntry]) -> None:
         moved = [(account_id, delta) for account_id, delta in deltas.items() if delta]
         cursor.execute(
             "UPDATE exchange_ledgeraccount AS t SET balance = t.balance + s.delta, updated_at = %s"
-            " FROM unnest(%s::bigint[], %s::numeric[]) AS s(id, delta) WHERE t.id = s.id AND t.id = ANY(%s)",
-            [now, ids := [account_id for account_id, _ in moved], [delta for _, delta in moved], ids],
+            " FROM unnest(%s::bigint[], %s::numeric[]) AS s(id, delta)"
+            " WHERE t.id = s.id AND t.id = ANY(%s::bigint[])",
+            [
+                now,
+                ids := array_literal([account_id for account_id, _ in moved]),
+                array_literal([delta for _, delta in moved]),
+                ids,
+            ],
         )

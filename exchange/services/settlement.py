@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.utils import timezone
 
-from core.db_copy import copy_rows
+from core.db_copy import array_literal, copy_rows
 from core.money import quantise, render
 from exchange.engine import events as ev
 from exchange.engine.engine import MatchingEngine
@@ -105,7 +105,7 @@ class OrderRow(NamedTuple):
 
 
 _ORDERS_LOCK_SQL = f"""SELECT {", ".join(OrderRow._fields)} FROM exchange_order
- WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"""  # noqa: S608  (column names are constants)
+ WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE"""  # noqa: S608  (column names are constants)
 
 # Unchanged columns come as NULL and keep their value; `is_applied` only ever turns on. The
 # redundant `t.id = ANY(...)` lets the planner fetch the rows by primary key instead of hashing
@@ -124,7 +124,7 @@ _ORDERS_UPDATE_SQL = """UPDATE exchange_order AS t SET
              %s::boolean[], %s::bigint[], %s::boolean[])
    AS s(id, status, executed_quantity, executed_quote_quantity, locked_amount, expiry_reason,
         is_applied, priority, triggered)
- WHERE t.id = s.id AND t.id = ANY(%s)"""
+ WHERE t.id = s.id AND t.id = ANY(%s::bigint[])"""
 
 
 # Balance buckets `account.balanceUpdate` carries (A, L, S), as GET /api/v1/capital shows them.
@@ -496,16 +496,16 @@ class BatchWriter:
                 [
                     self.now,
                     self.now,
-                    ids,
-                    statuses,
-                    executed,
-                    executed_quote,
-                    locked,
-                    reasons,
-                    applied,
-                    priorities,
-                    triggered,
-                    ids,
+                    id_array := array_literal(ids),
+                    array_literal(statuses),
+                    array_literal(executed),
+                    array_literal(executed_quote),
+                    array_literal(locked),
+                    array_literal(reasons),
+                    array_literal(applied),
+                    array_literal(priorities),
+                    array_literal(triggered),
+                    id_array,
                 ],
             )
 
@@ -517,7 +517,7 @@ class BatchWriter:
         orders: dict[int, OrderRow] = {}
         if self.changes:
             with connection.cursor() as cursor:
-                cursor.execute(_ORDERS_LOCK_SQL, [list(self.changes)])
+                cursor.execute(_ORDERS_LOCK_SQL, [array_literal(self.changes)])
                 orders = {row[0]: OrderRow._make(row) for row in cursor.fetchall()}
         releases = PendingEntry(kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{end.sequence}")
         if orders:
@@ -542,8 +542,13 @@ class BatchWriter:
                 cursor.execute(
                     "UPDATE exchange_marketcommand AS c SET result = s.result::jsonb"
                     " FROM unnest(%s::bigint[], %s::text[]) AS s(sequence, result)"
-                    " WHERE c.market_id = %s AND c.sequence = s.sequence AND c.sequence = ANY(%s)",
-                    [sequences, [json.dumps(result) for _, result in self.results], market.pk, sequences],
+                    " WHERE c.market_id = %s AND c.sequence = s.sequence AND c.sequence = ANY(%s::bigint[])",
+                    [
+                        sequence_array := array_literal(sequences),
+                        [json.dumps(result) for _, result in self.results],
+                        market.pk,
+                        sequence_array,
+                    ],
                 )
             # Compare-and-set: exactly once even if this worker lost the market's lock while the
             # batch was being written (its session died) and another worker took over.

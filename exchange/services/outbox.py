@@ -46,13 +46,13 @@ from django.utils import timezone
 from core.advisory_locks import AdvisoryNamespace
 from exchange import streams
 from exchange.models import Market, OutboxEvent
+from exchange.selectors_market_data import KLINE_INTERVALS
 from exchange.services.outbox_batch import (
     BATCH_STREAM,
     batch_events_render,
     batch_order_ids,
     batch_orders_read,
 )
-from exchange.selectors_market_data import KLINE_INTERVALS
 
 logger = logging.getLogger(__name__)
 
@@ -115,9 +115,7 @@ def outbox_pending(*, limit: int = BATCH_SIZE) -> tuple[list[PendingEvent], list
         for row_id, stream, user_id, payload in rows:
             ids.append(row_id)
             if stream == BATCH_STREAM:
-                events.extend(
-                    PendingEvent(row_id, *event) for event in batch_events_render(payload, orders)
-                )
+                events.extend(PendingEvent(row_id, *event) for event in batch_events_render(payload, orders))
             elif isinstance(payload, list):
                 events.extend(PendingEvent(row_id, stream, user_id, item) for item in payload)
             else:

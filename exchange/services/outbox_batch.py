@@ -143,7 +143,7 @@ def batch_events_render(
     user deleted since) has nobody to tell: its events are skipped."""
     symbol, micros = payload["s"], payload["E"]
     spec = MarketSpec(tick_size=Decimal(payload["tick"]), step_size=Decimal(payload["step"]))
-    price, quantity, quote = spec.ticks_to_price, spec.lots_to_quantity, spec.units_to_quote
+    price, quantity = spec.ticks_to_price, spec.lots_to_quantity
     flat: list[tuple[str, int | None, dict[str, Any]]] = []
     depth_stream, trade_stream = f"depth.{symbol}", f"trade.{symbol}"
     for event in payload["p"]:

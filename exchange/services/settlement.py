@@ -33,7 +33,12 @@ from exchange.engine.engine import MatchingEngine
 from exchange.engine.spec import MarketSpec
 from exchange.models import AccountKind, Asset, CommandKind, EntryKind, Market, OrderStatus, Side
 from exchange.services.fees import fee_rates_for_user
-from exchange.services.ledger_batch import PendingEntry, ledger_account_id, ledger_post_many
+from exchange.services.ledger_batch import (
+    PendingEntry,
+    ledger_account_id,
+    ledger_balances_apply,
+    ledger_entries_insert,
+)
 from exchange.services.outbox import outbox_notify
 from exchange.services.outbox_batch import BATCH_STREAM, DEPTH, TRADE, BatchEvents
 
@@ -417,7 +422,7 @@ class BatchWriter:
             ]
         )
 
-    def _balances(self, orders: dict[int, OrderRow]) -> None:
+    def _balances(self, orders: dict[int, OrderRow]) -> list[list[Any]]:
         """account.balanceUpdate events (§8.4), after the ledger moved: the balances are read in
         this transaction, so they are the absolute values this batch left."""
         market, touched = self.market, self.touched
@@ -426,7 +431,7 @@ class BatchWriter:
                 order = orders[event[0]]
                 touched.add((order.user_id, order.locked_asset_id))
         if not touched:
-            return
+            return []
         symbols = {market.base_id: market.base.symbol, market.quote_id: market.quote.symbol}
         balances: dict[tuple[int, int], dict[str, str]] = {
             pair: {"A": "0", "L": "0", "S": "0"} for pair in touched if pair[1] in symbols
@@ -446,7 +451,7 @@ class BatchWriter:
             bucket = balances.get((owner_id, asset_id))
             if bucket is not None:
                 bucket[_BALANCE_KINDS[kind]] = render(balance)
-        self.events.balances = [
+        return [
             [user_id, symbols[asset_id], bucket["A"], bucket["L"], bucket["S"]]
             for (user_id, asset_id), bucket in sorted(balances.items())
         ]
@@ -513,7 +518,23 @@ class BatchWriter:
         """Write the batch (inside the caller's transaction). Raises BatchConflict if the market
         moved on meanwhile, InsufficientFunds or LedgerImbalance if settlement would break the
         ledger; the caller's transaction then writes nothing."""
-        market, spec, now = self.market, self.spec, self.now
+        self.write_own_rows()
+        self.write_shared_rows(end)
+
+    def write_own_rows(self) -> None:
+        """The first half of `finish`: rows only this batch has (fills, its trades' journal
+        entries and lines). Locks no existing row, so it may run while the previous batch
+        commits (exchange/services/matching.py)."""
+        if self.fills:
+            copy_rows("exchange_fill", FILL_COLUMNS, self.fills)
+        ledger_entries_insert(self.entries)
+
+    def write_shared_rows(self, end: BatchEnd) -> None:
+        """The second half of `finish`, after the previous batch committed: what other batches
+        share (orders, balances, candles, the market's state), read and written under their row
+        locks, and the stream events (the publisher sends outbox rows in id order, which must
+        be commit order)."""
+        market, spec = self.market, self.spec
         orders: dict[int, OrderRow] = {}
         if self.changes:
             with connection.cursor() as cursor:
@@ -522,18 +543,18 @@ class BatchWriter:
         releases = PendingEntry(kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{end.sequence}")
         if orders:
             self._orders_write(orders, releases)
-        ledger_post_many([*self.entries, releases])
-        if self.events.orders or self.touched:
-            self._balances(orders)
-        if self.fills:
-            copy_rows("exchange_fill", FILL_COLUMNS, self.fills)
+        ledger_entries_insert([releases])
+        ledger_balances_apply([*self.entries, releases])
+        if self.candle:
             self._upsert_candles()
+        if self.events.orders or self.touched:
+            self.events.balances = self._balances(orders)
         if self.events:
             # One row for the batch's stream events; the publisher renders the frames.
             copy_rows(
                 "exchange_outboxevent",
                 OUTBOX_COLUMNS,
-                [(BATCH_STREAM, None, _dumps(self.events.payload()), now)],
+                [(BATCH_STREAM, None, _dumps(self.events.payload()), self.now)],
             )
             outbox_notify()
         with connection.cursor() as cursor:

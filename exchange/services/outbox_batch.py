@@ -130,10 +130,33 @@ def _order_static(
     return static
 
 
-def _jsonb_order(data: dict[str, Any]) -> dict[str, Any]:
-    """Keys as a jsonb column returns them (shorter first, then bytewise): the frames kept the
-    order the outbox's jsonb gave them."""
-    return dict(sorted(data.items(), key=lambda item: (len(item[0]), item[0])))
+class _Texts:
+    """A batch's amounts as API strings, each distinct one converted once: prices and sizes
+    repeat across a batch's events (a maker's level, a taker's fills)."""
+
+    def __init__(self, spec: MarketSpec) -> None:
+        self.spec = spec
+        self.prices: dict[int, str] = {}
+        self.quantities: dict[int, str] = {}
+        self.quotes: dict[int, str] = {}
+
+    def price(self, ticks: int) -> str:
+        text = self.prices.get(ticks)
+        if text is None:
+            text = self.prices[ticks] = render(self.spec.ticks_to_price(ticks))
+        return text
+
+    def quantity(self, lots: int) -> str:
+        text = self.quantities.get(lots)
+        if text is None:
+            text = self.quantities[lots] = render(self.spec.lots_to_quantity(lots))
+        return text
+
+    def quote(self, units: int) -> str:
+        text = self.quotes.get(units)
+        if text is None:
+            text = self.quotes[units] = render(self.spec.units_to_quote(units))
+        return text
 
 
 def batch_events_render(
@@ -142,10 +165,12 @@ def batch_events_render(
     """(stream, user id or None, event) in publishing order. An order missing from `orders` (its
     user deleted since) has nobody to tell: its events are skipped."""
     symbol, micros = payload["s"], payload["E"]
-    spec = MarketSpec(tick_size=Decimal(payload["tick"]), step_size=Decimal(payload["step"]))
-    price, quantity = spec.ticks_to_price, spec.lots_to_quantity
+    texts = _Texts(MarketSpec(tick_size=Decimal(payload["tick"]), step_size=Decimal(payload["step"])))
+    price, quantity = texts.price, texts.quantity
     flat: list[tuple[str, int | None, dict[str, Any]]] = []
     depth_stream, trade_stream = f"depth.{symbol}", f"trade.{symbol}"
+    # Every dict below has its keys in jsonb's order (shorter first, then bytewise; all keys are
+    # one character): the frames keep the order the outbox's jsonb column gave them.
     for event in payload["p"]:
         if event[0] == DEPTH:
             _, update_id, asks, bids = event
@@ -153,8 +178,8 @@ def batch_events_render(
                 "E": micros,
                 "T": micros,
                 "U": update_id,
-                "a": [[render(price(ticks)), render(quantity(lots))] for ticks, lots in asks],
-                "b": [[render(price(ticks)), render(quantity(lots))] for ticks, lots in bids],
+                "a": [[price(ticks), quantity(lots)] for ticks, lots in asks],
+                "b": [[price(ticks), quantity(lots)] for ticks, lots in bids],
                 "e": "depth",
                 "s": symbol,
                 "u": update_id,
@@ -169,8 +194,8 @@ def batch_events_render(
                 "b": str(buyer_order),
                 "e": "trade",
                 "m": buyer_is_maker,
-                "p": render(price(ticks)),
-                "q": render(quantity(lots)),
+                "p": price(ticks),
+                "q": quantity(lots),
                 "s": symbol,
                 "t": trade_id,
             }
@@ -178,7 +203,7 @@ def batch_events_render(
     for event in payload["o"]:
         order = orders.get(event[0])
         if order is not None:
-            flat.append((ORDER_UPDATE, order[0], _order_update(event, order[1], spec, symbol, micros)))
+            flat.append((ORDER_UPDATE, order[0], _order_update(event, order[1], texts, symbol, micros)))
     for user_id, asset, available, locked, staked in payload["b"]:
         data = {"A": available, "E": micros, "L": locked, "S": staked, "a": asset, "e": "balanceUpdate"}
         flat.append((BALANCE_UPDATE, user_id, data))
@@ -191,7 +216,7 @@ def batch_events_render(
 
 
 def _order_update(
-    event: list[Any], static: dict[str, Any], spec: MarketSpec, symbol: str, micros: int
+    event: list[Any], static: dict[str, Any], texts: _Texts, symbol: str, micros: int
 ) -> dict[str, Any]:
     """An `account.orderUpdate` event (§8.4); optional fields only when the order has them."""
     order_id, name, status, lots, units, reason = event[:6]
@@ -202,8 +227,8 @@ def _order_update(
         "s": symbol,
         "i": str(order_id),
         "X": status,
-        "z": render(spec.lots_to_quantity(lots)),
-        "Z": render(spec.units_to_quote(units)),
+        "z": texts.quantity(lots),
+        "Z": texts.quote(units),
         **static,
     }
     if reason:
@@ -211,12 +236,13 @@ def _order_update(
     if len(event) > 6:
         trade_id, fill_lots, ticks, is_maker, fee, fee_asset = event[6:]
         data["t"] = trade_id
-        data["l"] = render(spec.lots_to_quantity(fill_lots))
-        data["L"] = render(spec.ticks_to_price(ticks))
+        data["l"] = texts.quantity(fill_lots)
+        data["L"] = texts.price(ticks)
         data["m"] = is_maker
         data["n"] = render(Decimal(fee))
         data["N"] = fee_asset
-    return _jsonb_order(data)
+    # jsonb's key order; every key is one character, so plain sorting gives it.
+    return dict(sorted(data.items()))
 
 
 __all__ = [

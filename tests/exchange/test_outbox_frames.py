@@ -153,3 +153,43 @@ def test_the_matching_workers_stream_events_stay_the_recorded_ones(
         assert got == want, f"event {index}"
     # Key order too: a frame is this dict's JSON.
     assert [list(data) for _, _, data in transcript] == [list(data) for _, _, data in recorded]
+
+
+def test_events_of_an_order_gone_since_are_skipped_and_the_rest_rendered():
+    from exchange.engine.spec import MarketSpec
+    from exchange.services.outbox_batch import BatchEvents, batch_events_render
+
+    events = BatchEvents("ETH_USDC", MarketSpec(tick_size=Decimal("0.01"), step_size=Decimal("0.001")), 7)
+    events.orders = [[1, "orderAccepted", "New", 0, 0, ""], [2, "orderCancelled", "Cancelled", 1500, 0, ""]]
+    events.balances = [[5, "USDC", "10", "0", "0"]]
+    static = {"S": "Bid", "o": "LIMIT", "f": "GTC", "V": "RejectTaker", "O": "USER", "r": False, "p": "20"}
+    rendered = batch_events_render(json.loads(json.dumps(events.payload())), {2: (5, static)})
+    assert rendered == [
+        (
+            "account.orderUpdate",
+            5,
+            {
+                "E": 7,
+                "O": "USER",
+                "S": "Bid",
+                "T": 7,
+                "V": "RejectTaker",
+                "X": "Cancelled",
+                "Z": "0",
+                "e": "orderCancelled",
+                "f": "GTC",
+                "i": "2",
+                "o": "LIMIT",
+                "p": "20",
+                "r": False,
+                "s": "ETH_USDC",
+                "z": "1.5",
+            },
+        ),
+        (
+            "account.balanceUpdate",
+            5,
+            {"A": "10", "E": 7, "L": "0", "S": "0", "a": "USDC", "e": "balanceUpdate"},
+        ),
+    ]
+    assert list(rendered[0][2]) == sorted(rendered[0][2])

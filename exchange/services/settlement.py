@@ -54,6 +54,8 @@ _AVAILABLE = AccountKind.AVAILABLE.value
 _LOCKED = AccountKind.LOCKED.value
 _FEES = AccountKind.FEES.value
 _BID = Side.BID.value
+_TRADE = EntryKind.TRADE.value
+_ZERO = Decimal(0)
 _NEW = OrderStatus.NEW.value
 _EXPIRED = OrderStatus.EXPIRED.value
 _CANCELLED = OrderStatus.CANCELLED.value
@@ -202,9 +204,22 @@ class BatchWriter:
     account_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)
     rates: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
+    # Per batch, what every fill needs from the market (read once: a Django relation or
+    # property costs a call each time), and each distinct price and size as a Decimal.
+    base: Asset = field(init=False)
+    quote: Asset = field(init=False)
+    base_step: Decimal = field(init=False)
+    quote_step: Decimal = field(init=False)
+    trade_reference: str = field(init=False)
+    prices: dict[int, Decimal] = field(default_factory=dict)
+    quantities: dict[int, Decimal] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         self.micros = _micros(self.now)
         self.events = BatchEvents(self.market.symbol, self.spec, self.micros)
+        self.base, self.quote = self.market.base, self.market.quote
+        self.base_step, self.quote_step = self.base.step, self.quote.step
+        self.trade_reference = f"trade:{self.market.symbol}:"
 
     def _accounts_of(self, owner_id: int) -> tuple[int, ...]:
         ids = self.account_ids.get(owner_id)
@@ -302,8 +317,12 @@ class BatchWriter:
 
     def _fill(self, sequence: int, fill: ev.Fill) -> None:
         market, spec = self.market, self.spec
-        price = spec.ticks_to_price(fill.price)
-        quantity = spec.lots_to_quantity(fill.lots)
+        price = self.prices.get(fill.price)
+        if price is None:
+            price = self.prices[fill.price] = spec.ticks_to_price(fill.price)
+        quantity = self.quantities.get(fill.lots)
+        if quantity is None:
+            quantity = self.quantities[fill.lots] = spec.lots_to_quantity(fill.lots)
         quote = spec.units_to_quote(fill.price * fill.lots)
         taker_is_buyer = fill.taker_side == _BID
         maker_id, taker_id = fill.maker_account_id, fill.taker_account_id
@@ -311,10 +330,10 @@ class BatchWriter:
         maker_rate = self._rates_of(maker_id)[0]
         taker_rate = self._rates_of(taker_id)[1]
         buyer_rate, seller_rate = (taker_rate, maker_rate) if taker_is_buyer else (maker_rate, taker_rate)
-        base, quote_asset = market.base, market.quote
-        buyer_fee = quantise(quantity * buyer_rate, base.step, ROUND_UP) if buyer_rate else Decimal(0)
-        seller_fee = quantise(quote * seller_rate, quote_asset.step, ROUND_UP) if seller_rate else Decimal(0)
-        entry = PendingEntry(kind=EntryKind.TRADE, reference=f"trade:{market.symbol}:{fill.trade_id}")
+        base, quote_asset = self.base, self.quote
+        buyer_fee = quantise(quantity * buyer_rate, self.base_step, ROUND_UP) if buyer_rate else _ZERO
+        seller_fee = quantise(quote * seller_rate, self.quote_step, ROUND_UP) if seller_rate else _ZERO
+        entry = PendingEntry(kind=_TRADE, reference=self.trade_reference + str(fill.trade_id))
         base_id, quote_id = base.pk, quote_asset.pk
         buyer, seller, house = self._accounts_of(buyer_id), self._accounts_of(seller_id), self._accounts_of(0)
         entry.add(buyer[0], quote_id, -quote)
@@ -381,7 +400,7 @@ class BatchWriter:
     def _fill_events(self, fill: ev.Fill, maker_fee: Decimal, taker_fee: Decimal) -> None:
         """orderFill for both sides. The maker's state comes with the fill; the taker's is its
         running total, Filled on the fill that completes what its command executed."""
-        base, quote = self.market.base.symbol, self.market.quote.symbol
+        base, quote = self.base.symbol, self.quote.symbol
         maker_fee_asset, taker_fee_asset = (quote, base) if fill.taker_side == _BID else (base, quote)
         orders = self.events.orders
         orders.append(

@@ -49,12 +49,21 @@ def server_cpu_seconds(pgdata: Path | None) -> float:
         return -1.0
 
 
+def matching_writers() -> int:
+    from django.conf import settings
+
+    from exchange.services.matching import WRITERS
+
+    return int(getattr(settings, "MATCHING_WRITERS", WRITERS))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--writers", type=int, default=None, help="batches in flight (MATCHING_WRITERS)")
     args = parser.parse_args()
     os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "bench"))
     os.environ.pop("SATCHEL_PG_FAST", None)  # durable commits: fsync stays on
@@ -79,6 +88,10 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
+    if args.writers is not None:
+        settings.MATCHING_WRITERS = args.writers
     from django.core.management import call_command
     from django.db import connection, transaction
 
@@ -257,6 +270,7 @@ def main() -> None:
         "commands": report.applied,
         "fills": fills,
         "batch_size": args.batch,
+        "writers": matching_writers(),
         "seconds": round(elapsed, 3),
         "commands_per_second": round(report.applied / elapsed),
         "prepare_ms_p50": prepare_p50,

@@ -342,7 +342,8 @@ class PreparedBatch:
     own_rows_written: threading.Event = field(default_factory=threading.Event)
 
 
-# Full batches in flight under a backlog, each on its own writer thread and connection.
+# Full batches in flight under a backlog, each on its own writer thread and connection
+# (`settings.MATCHING_WRITERS` overrides; 1 writes one batch at a time).
 WRITERS = 2
 
 
@@ -365,6 +366,7 @@ def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
     if cached is None:
         return
     batch_size = settings.MATCHING_BATCH_SIZE
+    in_flight = max(1, int(getattr(settings, "MATCHING_WRITERS", WRITERS)))
     may_pipeline = not connection.in_atomic_block
     writers: list[ThreadPoolExecutor] = []
     pending: deque[InFlight] = deque()
@@ -381,14 +383,14 @@ def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
                 break
             prepared = _batch_prepare(cached, commands)
             if may_pipeline and len(commands) == batch_size:
-                if len(pending) == WRITERS:
+                if len(pending) == in_flight:
                     settle(pending.popleft())
-                if len(writers) < WRITERS:
+                if len(writers) < in_flight:
                     name = f"matching-{market_id}-{len(writers)}"
                     writers.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix=name))
-                # Writer i takes batches i, i + WRITERS, ...: its previous one is settled by now.
+                # Writer i takes batches i, i + in_flight, ...: its previous one is settled by now.
                 previous = pending[-1] if pending else None
-                future = writers[submitted % WRITERS].submit(_batch_commit, prepared, previous)
+                future = writers[submitted % in_flight].submit(_batch_commit, prepared, previous)
                 pending.append(InFlight(future, prepared.own_rows_written))
                 submitted += 1
             else:

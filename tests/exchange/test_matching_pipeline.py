@@ -63,8 +63,10 @@ def _verified(market: Market) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_backlog_is_drained_through_the_writer_thread_in_order(backlog):
+@pytest.mark.parametrize("writers", [1, 2])
+def test_a_backlog_is_drained_through_the_writer_thread_in_order(backlog, settings, writers):
     market, orders = backlog
+    settings.MATCHING_WRITERS = writers
     committed_on: list[str] = []
     original = matching._batch_commit
 

@@ -352,11 +352,11 @@ def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
 
     Under a backlog (a full batch read) the drain pipelines: this thread reads and matches batch
     N+2 in memory while two writer threads, each on its own connection, write batch N+1 and
-    commit batch N. Batch N+1 writes its own rows first (fills, journal lines, events), then
-    waits until N has committed before it touches what they share (orders, balances, the
-    market's state), so commits happen strictly in order. Each batch also carries the last
-    applied sequence it was matched after, compared-and-set; a batch after one that failed
-    fails too and writes nothing; any failure
+    commit batch N. Batch N+1 writes the rows only it has (fills, its trades' journal entries and
+    lines) once N has written its own, then waits until N has committed before it touches what
+    they share (orders, balances, candles, the outbox, the market's state), so commits happen
+    strictly in order. Each batch also carries the last applied sequence it was matched after,
+    compared-and-set; a batch after one that failed fails too and writes nothing. Any failure
     drops the in-memory book, whose next rebuild starts from what the database committed, so a
     crash or an error at any point replays from there exactly once. A small batch is committed on
     this thread (after those in flight), as is everything when the caller is inside a transaction

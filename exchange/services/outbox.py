@@ -100,7 +100,8 @@ _PAGE_ROWS = 100
 def outbox_pending(*, limit: int = BATCH_SIZE) -> tuple[list[PendingEvent], list[int]]:
     """The oldest unpublished events, in id order (the partial index on unpublished ids), from
     whole rows until at least `limit` events or none left; and the ids of those rows. A grouped
-    row's events share its id."""
+    row's events share its id. A row that holds a whole matching batch counts its events as it is
+    rendered: the rows after the one that reached `limit` wait for the next round."""
     events: list[PendingEvent] = []
     ids: list[int] = []
     after = 0
@@ -110,11 +111,12 @@ def outbox_pending(*, limit: int = BATCH_SIZE) -> tuple[list[PendingEvent], list
             .order_by("id")
             .values_list("id", "stream", "user_id", "payload")[: min(_PAGE_ROWS, limit - len(events))]
         )
-        batches = [payload for _, stream, _, payload in rows if stream == BATCH_STREAM]
-        orders = batch_orders_read(set().union(*map(batch_order_ids, batches))) if batches else {}
         for row_id, stream, user_id, payload in rows:
+            if len(events) >= limit:
+                return events, ids
             ids.append(row_id)
             if stream == BATCH_STREAM:
+                orders = batch_orders_read(batch_order_ids(payload))
                 events.extend(PendingEvent(row_id, *event) for event in batch_events_render(payload, orders))
             elif isinstance(payload, list):
                 events.extend(PendingEvent(row_id, stream, user_id, item) for item in payload)

@@ -193,3 +193,44 @@ def test_events_of_an_order_gone_since_are_skipped_and_the_rest_rendered():
         ),
     ]
     assert list(rendered[0][2]) == sorted(rendered[0][2])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_round_takes_whole_batch_rows_and_stops_at_the_one_that_reaches_its_limit(
+    demo_markets, alice, settings
+):
+    settings.ORDER_RESULT_WAIT_SECONDS = 0
+    settings.MATCHING_BATCH_SIZE = 2
+    market = Market.objects.select_related("base", "quote").get(symbol="ETH_USDC")
+    deposit_credit(user_id=alice.pk, asset=market.quote, quantity=Decimal("100000"), source="administrator")
+    matching._books.clear()
+    for price in ("1990", "1991", "1992", "1993", "1994"):  # batches of 2 + 2 + 1 resting bids
+        request = OrderRequest(
+            side="Bid",
+            order_type="Limit",
+            price=Decimal(price),
+            quantity=Decimal("1"),
+            quote_quantity=None,
+            time_in_force="GTC",
+            post_only=False,
+            self_trade_prevention="RejectTaker",
+            client_id=None,
+            trigger_price=None,
+        )
+        order_place(user=alice, market=market, request=request)
+    market_drain(market.pk)
+
+    seen: list[int] = []
+    while True:
+        pending, ids = outbox_pending(limit=2)  # a page of two rows; the first already holds more
+        if not ids:
+            break
+        assert len(ids) == 1
+        assert {event.id for event in pending} == set(ids)
+        assert len(pending) > 2
+        seen += ids
+        outbox_mark_published(ids=ids)
+    assert seen == sorted(seen)
+    assert len(seen) == 3
+    everything, _ = outbox_pending(limit=1_000_000)
+    assert everything == []

@@ -8,7 +8,9 @@ statement.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection
@@ -22,6 +24,33 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def array_literal(values: Iterable[int | Decimal | bool | str | None]) -> str:
+    """A PostgreSQL array literal (`{1,NULL,2.5}`) for a statement parameter cast to an array type.
+
+    psycopg dumps a list parameter element by element in Python (about 0.5 µs each); joining the
+    elements' C-level `str` is ten times cheaper, and the settlement of a batch passes arrays of
+    tens of thousands of elements. Strings are quoted unless plainly safe (letters, digits, `_`).
+    """
+    return "{" + ",".join([_ELEMENT.get(type(value), _quoted)(value) for value in values]) + "}"
+
+
+def _quoted(value: object) -> str:
+    if value is None:
+        return "NULL"
+    text = str(value)
+    if _SAFE.fullmatch(text) and text.upper() != "NULL":
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_SAFE = re.compile(r"[A-Za-z0-9_]+")
+_ELEMENT: dict[type, Callable[[Any], str]] = {
+    int: int.__repr__,
+    Decimal: Decimal.__str__,
+    bool: lambda value: "t" if value else "f",
+}
 
 
 def allocate_ids(table: str, count: int) -> list[int]:

@@ -26,15 +26,48 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
+def server_cpu_seconds(pgdata: Path | None) -> float:
+    """User and system CPU of the embedded PostgreSQL's processes so far (-1 if not measurable:
+    another server, or no /proc)."""
+    if pgdata is None:
+        return -1.0
+    try:
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(entry.name) == postmaster or int(fields[1]) == postmaster:
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+    except (OSError, ValueError):
+        return -1.0
+
+
+def matching_writers() -> int:
+    from django.conf import settings
+
+    from exchange.services.matching import WRITERS
+
+    return int(getattr(settings, "MATCHING_WRITERS", WRITERS))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--writers", type=int, default=None, help="batches in flight (MATCHING_WRITERS)")
     args = parser.parse_args()
     os.environ.setdefault("SATCHEL_DATA_DIR", str(ROOT / "var" / "bench"))
     os.environ.pop("SATCHEL_PG_FAST", None)  # durable commits: fsync stays on
+    embedded = None if os.environ.get("DATABASE_URL") else Path(os.environ["SATCHEL_DATA_DIR"]) / "postgres"
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     os.environ["MATCHING_BATCH_SIZE"] = str(args.batch)
 
@@ -55,6 +88,10 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
+    if args.writers is not None:
+        settings.MATCHING_WRITERS = args.writers
     from django.core.management import call_command
     from django.db import connection, transaction
 
@@ -198,9 +235,13 @@ def main() -> None:
             return cursor.fetchone()[0]
 
     wal_before = wal_lsn()
+    server_cpu_before = server_cpu_seconds(embedded)
+    cpu_before = time.process_time()
     started = time.perf_counter()
     report = market_drain(market.pk, max_seconds=3600)
     elapsed = time.perf_counter() - started
+    worker_cpu = time.process_time() - cpu_before
+    server_cpu = server_cpu_seconds(embedded) - server_cpu_before
     with connection.cursor() as cursor:  # the drain's WAL (nothing else writes this cluster meanwhile)
         cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [wal_before])
         wal_bytes = int(cursor.fetchone()[0])
@@ -229,6 +270,7 @@ def main() -> None:
         "commands": report.applied,
         "fills": fills,
         "batch_size": args.batch,
+        "writers": matching_writers(),
         "seconds": round(elapsed, 3),
         "commands_per_second": round(report.applied / elapsed),
         "prepare_ms_p50": prepare_p50,
@@ -238,6 +280,12 @@ def main() -> None:
         "prepare_seconds": round(sum(prepare_ms) / 1000, 3),
         "commit_seconds": round(sum(commit_ms) / 1000, 3),
         "wal_bytes_per_command": round(wal_bytes / max(report.applied, 1)),
+        # CPU per command, both threads of the worker / every process of the database cluster:
+        # steadier than the rate on a shared machine, and what bounds it (one GIL, one server core).
+        "worker_cpu_us_per_command": round(worker_cpu * 1e6 / max(report.applied, 1)),
+        "server_cpu_us_per_command": round(server_cpu * 1e6 / max(report.applied, 1))
+        if server_cpu >= 0
+        else None,
         "fsync": fsync,
         "synchronous_commit": synchronous_commit,
         "ledger_check": "ok",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.db_copy import copy_rows
+from core.db_copy import array_literal, copy_rows
 from core.errors import InsufficientFunds, LedgerImbalance
 from exchange.models import AccountKind, Asset
 from exchange.models.ledger import SIGNED_KINDS
@@ -91,30 +91,20 @@ def _check_balanced(entry: PendingEntry) -> None:
 def ledger_post_many(entries: Sequence[PendingEntry]) -> None:
     """Post every entry or none (the caller's transaction). Raises LedgerImbalance or
     InsufficientFunds; amounts must already be quantised to their assets."""
+    ledger_entries_insert(entries)
+    ledger_balances_apply(entries)
+
+
+def ledger_entries_insert(entries: Sequence[PendingEntry]) -> None:
+    """The journal entries and lines of `entries` (each checked balanced; raises LedgerImbalance),
+    not yet the balances: `ledger_balances_apply` must follow for the same entries in the same
+    transaction. Locks nothing, so a batch can write these while the previous one commits."""
     entries = [entry for entry in entries if entry.lines]
     if not entries:
         return
-    deltas: dict[int, Decimal] = {}
     for entry in entries:
         _check_balanced(entry)
-        for account_id, _, amount in entry.lines:
-            deltas[account_id] = deltas.get(account_id, 0) + amount
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        # Locked in id order (the lock policy of exchange/services/ledger.py), so a concurrent
-        # placement holding funds on the API side queues behind the batch instead of deadlocking.
-        cursor.execute(
-            "SELECT id, kind, balance FROM exchange_ledgeraccount WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
-            [sorted(deltas)],
-        )
-        rows = cursor.fetchall()
-        if len(rows) != len(deltas):
-            # Cached ids that no longer exist (a database rebuilt under a long-lived worker):
-            # forget them all; the batch fails whole and the next drain looks them up again.
-            _account_ids.clear()
-            raise LedgerImbalance(f"{len(deltas) - len(rows)} ledger accounts of the batch do not exist")
-        for account_id, kind, balance in rows:
-            if kind not in _SIGNED and balance + deltas[account_id] < 0:
-                raise InsufficientFunds(f"ledger account {account_id} would go below zero")
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence('exchange_journalentry', 'id')) FROM generate_series(1, %s)",
             [len(entries)],
@@ -138,9 +128,43 @@ def ledger_post_many(entries: Sequence[PendingEntry]) -> None:
                 for account_id, asset_id, amount in entry.lines
             ),
         )
+
+
+def ledger_balances_apply(entries: Sequence[PendingEntry]) -> None:
+    """Move the balances by the lines of `entries` (already inserted by `ledger_entries_insert`).
+    Raises LedgerImbalance (an account gone) or InsufficientFunds."""
+    deltas: dict[int, Decimal] = {}
+    for entry in entries:
+        for account_id, _, amount in entry.lines:
+            deltas[account_id] = deltas.get(account_id, 0) + amount
+    if not deltas:
+        return
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # Locked in id order (the lock policy of exchange/services/ledger.py), so a concurrent
+        # placement holding funds on the API side queues behind the batch instead of deadlocking.
+        cursor.execute(
+            "SELECT id, kind, balance FROM exchange_ledgeraccount WHERE id = ANY(%s::bigint[])"
+            " ORDER BY id FOR NO KEY UPDATE",
+            [array_literal(sorted(deltas))],
+        )
+        rows = cursor.fetchall()
+        if len(rows) != len(deltas):
+            # Cached ids that no longer exist (a database rebuilt under a long-lived worker):
+            # forget them all; the batch fails whole and the next drain looks them up again.
+            _account_ids.clear()
+            raise LedgerImbalance(f"{len(deltas) - len(rows)} ledger accounts of the batch do not exist")
+        for account_id, kind, balance in rows:
+            if kind not in _SIGNED and balance + deltas[account_id] < 0:
+                raise InsufficientFunds(f"ledger account {account_id} would go below zero")
         moved = [(account_id, delta) for account_id, delta in deltas.items() if delta]
         cursor.execute(
             "UPDATE exchange_ledgeraccount AS t SET balance = t.balance + s.delta, updated_at = %s"
-            " FROM unnest(%s::bigint[], %s::numeric[]) AS s(id, delta) WHERE t.id = s.id AND t.id = ANY(%s)",
-            [now, ids := [account_id for account_id, _ in moved], [delta for _, delta in moved], ids],
+            " FROM unnest(%s::bigint[], %s::numeric[]) AS s(id, delta)"
+            " WHERE t.id = s.id AND t.id = ANY(%s::bigint[])",
+            [
+                timezone.now(),
+                ids := array_literal([account_id for account_id, _ in moved]),
+                array_literal([delta for _, delta in moved]),
+                ids,
+            ],
         )

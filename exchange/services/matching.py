@@ -13,7 +13,9 @@ MarketState row, as on the API side (exchange/services/orders.py).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -180,7 +182,7 @@ _COMMANDS_SQL = """SELECT c.sequence, c.kind, c.user_id, c.order_id, c.payload -
        o.time_in_force, o.post_only, o.self_trade_prevention, o.client_id, o.trigger_price
   FROM exchange_marketcommand AS c
   LEFT JOIN exchange_order AS o ON o.id = c.order_id AND c.kind = 'place'
- WHERE c.market_id = %s AND c.sequence > %s
+ WHERE c.market_id = %s AND c.sequence > %s AND c.sequence <= %s
  ORDER BY c.sequence
  LIMIT %s"""
 
@@ -337,56 +339,76 @@ class PreparedBatch:
     writer: BatchWriter
     end: BatchEnd
     sequences: list[int]
+    own_rows_written: threading.Event = field(default_factory=threading.Event)
+
+
+# Full batches in flight under a backlog, each on its own writer thread and connection
+# (`settings.MATCHING_WRITERS` overrides; 1 writes one batch at a time).
+WRITERS = 2
 
 
 def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
     """Drain while holding the market's lock.
 
-    Under a backlog (a full batch read) the drain pipelines: batch N is written and committed by a
-    writer thread on its own connection while this thread reads and matches batch N+1 in memory.
-    Commits stay strictly in order (one writer thread, each batch waited for before the next is
-    handed over), each carries its last applied sequence by compare-and-set, and any failure drops
-    the in-memory book, whose next rebuild starts from what the database committed, so a crash or
-    an error at any point replays from there exactly once. A small batch is committed on this
-    thread, as is everything when the caller is inside a transaction (a thread would not see it).
+    Under a backlog (a full batch read) the drain pipelines: this thread reads and matches batch
+    N+2 in memory while two writer threads, each on its own connection, write batch N+1 and
+    commit batch N. Batch N+1 writes the rows only it has (fills, its trades' journal entries and
+    lines) once N has written its own, then waits until N has committed before it touches what
+    they share (orders, balances, candles, the outbox, the market's state), so commits happen
+    strictly in order. Each batch also carries the last applied sequence it was matched after,
+    compared-and-set; a batch after one that failed fails too and writes nothing. Any failure
+    drops the in-memory book, whose next rebuild starts from what the database committed, so a
+    crash or an error at any point replays from there exactly once. A small batch is committed on
+    this thread (after those in flight), as is everything when the caller is inside a transaction
+    (another thread would not see it).
     """
     cached = _book_for(market_id)
     if cached is None:
         return
     batch_size = settings.MATCHING_BATCH_SIZE
+    in_flight = max(1, int(getattr(settings, "MATCHING_WRITERS", WRITERS)))
     may_pipeline = not connection.in_atomic_block
-    executor: ThreadPoolExecutor | None = None
-    pending: Future[list[int]] | None = None
+    writers: list[ThreadPoolExecutor] = []
+    pending: deque[InFlight] = deque()
+    submitted = 0
+
+    def settle(batch: InFlight) -> None:
+        report.applied += len(batch.future.result())
+        report.batches += 1
+
     try:
         while time.monotonic() < deadline:
             commands = _commands_after(market_id, cached.engine.sequence, batch_size)
-            prepared = _batch_prepare(cached, commands) if commands else None
-            if pending is not None:
-                report.applied += len(pending.result())
-                report.batches += 1
-                pending = None
-            if prepared is None:
+            if not commands:
                 break
+            prepared = _batch_prepare(cached, commands)
             if may_pipeline and len(commands) == batch_size:
-                if executor is None:
-                    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"matching-{market_id}")
-                pending = executor.submit(_batch_commit, prepared)
+                if len(pending) == in_flight:
+                    settle(pending.popleft())
+                if len(writers) < in_flight:
+                    name = f"matching-{market_id}-{len(writers)}"
+                    writers.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix=name))
+                # Writer i takes batches i, i + in_flight, ...: its previous one is settled by now.
+                previous = pending[-1] if pending else None
+                future = writers[submitted % in_flight].submit(_batch_commit, prepared, previous)
+                pending.append(InFlight(future, prepared.own_rows_written))
+                submitted += 1
             else:
+                while pending:
+                    settle(pending.popleft())
                 report.applied += len(_batch_commit(prepared))
                 report.batches += 1
-        if pending is not None:
-            report.applied += len(pending.result())
-            report.batches += 1
+        while pending:
+            settle(pending.popleft())
     except BaseException:
         # The in-memory book ran ahead of the database: throw it away, rebuild next time.
         _books.pop(market_id, None)
-        if pending is not None:
-            wait([pending])  # never leave a commit running behind the caller's back
+        wait([batch.future for batch in pending])  # never leave a commit running behind the caller's back
         raise
     finally:
-        if executor is not None:
-            executor.submit(connections.close_all).result()
-            executor.shutdown(wait=True)
+        for writer in writers:
+            writer.submit(connections.close_all).result()
+            writer.shutdown(wait=True)
 
 
 def _book_for(market_id: int) -> CachedMarket | None:
@@ -406,8 +428,12 @@ def _book_for(market_id: int) -> CachedMarket | None:
 
 
 def _commands_after(market_id: int, sequence: int, limit: int) -> list[CommandRow]:
+    # Sequences are gap-free (numbered in the transaction that stores the command), so the next
+    # `limit` lie in (sequence, sequence + limit]. The upper bound keeps the plan an index range
+    # of `limit` rows even when the statistics predate a burst of commands: without it the
+    # planner may join every pending command to its order and sort, each batch, before LIMIT.
     with connection.cursor() as cursor:
-        cursor.execute(_COMMANDS_SQL, [market_id, sequence, limit])
+        cursor.execute(_COMMANDS_SQL, [market_id, sequence, sequence + limit, limit])
         return [CommandRow._make(row) for row in cursor.fetchall()]
 
 
@@ -439,12 +465,33 @@ def _batch_prepare(cached: CachedMarket, commands: list[CommandRow]) -> Prepared
     )
 
 
-def _batch_commit(prepared: PreparedBatch) -> list[int]:
-    """Write one prepared batch in one durable transaction, then wake the REST calls waiting on it."""
-    with transaction.atomic(durable=True):
-        prepared.writer.finish(prepared.end)
+def _batch_commit(prepared: PreparedBatch, previous: InFlight | None = None) -> list[int]:
+    """Write one prepared batch in one durable transaction, then wake the REST calls waiting on it.
+
+    `previous`: the batch before it, in flight on another writer thread. This batch writes its
+    own rows once the previous one has written its own (so ids keep batch order), and the rows
+    they share once the previous one has committed; if that failed, so does this one, having
+    written nothing.
+    """
+    try:
+        with transaction.atomic(durable=True):
+            if previous is not None:
+                previous.own_rows_written.wait()
+            prepared.writer.write_own_rows()
+            prepared.own_rows_written.set()
+            if previous is not None:
+                previous.future.result()
+            prepared.writer.write_shared_rows(prepared.end)
+    finally:
+        prepared.own_rows_written.set()  # never leave the next batch waiting
     command_done_notify(market_id=prepared.market_id, sequences=prepared.sequences)
     return prepared.sequences
+
+
+@dataclass
+class InFlight:
+    future: Future[list[int]]
+    own_rows_written: threading.Event
 
 
 __all__ = ["DrainReport", "market_drain", "market_rebuild", "market_spec"]

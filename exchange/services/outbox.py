@@ -12,10 +12,12 @@ commit. The publisher:
 4. sleeps until a NOTIFY or a short poll interval.
 
 Rows: most writers store one event per row (`payload` an object). The matching worker stores one
-row per stream and user per batch (`payload` a list of events in order): a row per event cost
-the batch more WAL and time than its own fills (docs/PERFORMANCE.md, sequencer), and a large
-row is compressed by PostgreSQL. The publisher expands such rows; a round stops adding rows once
-it holds `batch_size` events.
+row per batch (stream `matching.batch`): the batch's events in engine units and ids, which the
+publisher renders into frames (exchange/services/outbox_batch.py); rendering them in the batch's
+transaction, a row per event, cost the batch more time and WAL than its own fills
+(docs/PERFORMANCE.md, sequencer). Rows holding a list of rendered events (one per stream and
+user, as the worker stored them before) are expanded too. A round stops adding rows once it holds
+`batch_size` events.
 
 Ordering: one market's batches commit one after another (one writer per market), so within a
 market id order is commit order, and one publisher sends each group's events in that order.
@@ -45,6 +47,12 @@ from core.advisory_locks import AdvisoryNamespace
 from exchange import streams
 from exchange.models import Market, OutboxEvent
 from exchange.selectors_market_data import KLINE_INTERVALS
+from exchange.services.outbox_batch import (
+    BATCH_STREAM,
+    batch_events_render,
+    batch_order_ids,
+    batch_orders_read,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +100,8 @@ _PAGE_ROWS = 100
 def outbox_pending(*, limit: int = BATCH_SIZE) -> tuple[list[PendingEvent], list[int]]:
     """The oldest unpublished events, in id order (the partial index on unpublished ids), from
     whole rows until at least `limit` events or none left; and the ids of those rows. A grouped
-    row's events share its id."""
+    row's events share its id. A row that holds a whole matching batch counts its events as it is
+    rendered: the rows after the one that reached `limit` wait for the next round."""
     events: list[PendingEvent] = []
     ids: list[int] = []
     after = 0
@@ -103,8 +112,13 @@ def outbox_pending(*, limit: int = BATCH_SIZE) -> tuple[list[PendingEvent], list
             .values_list("id", "stream", "user_id", "payload")[: min(_PAGE_ROWS, limit - len(events))]
         )
         for row_id, stream, user_id, payload in rows:
+            if len(events) >= limit:
+                return events, ids
             ids.append(row_id)
-            if isinstance(payload, list):
+            if stream == BATCH_STREAM:
+                orders = batch_orders_read(batch_order_ids(payload))
+                events.extend(PendingEvent(row_id, *event) for event in batch_events_render(payload, orders))
+            elif isinstance(payload, list):
                 events.extend(PendingEvent(row_id, stream, user_id, item) for item in payload)
             else:
                 events.append(PendingEvent(row_id, stream, user_id, payload))

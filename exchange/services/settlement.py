@@ -26,15 +26,21 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.utils import timezone
 
-from core.db_copy import copy_rows
+from core.db_copy import array_literal, copy_rows
 from core.money import quantise, render
 from exchange.engine import events as ev
 from exchange.engine.engine import MatchingEngine
 from exchange.engine.spec import MarketSpec
 from exchange.models import AccountKind, Asset, CommandKind, EntryKind, Market, OrderStatus, Side
 from exchange.services.fees import fee_rates_for_user
-from exchange.services.ledger_batch import PendingEntry, ledger_account_id, ledger_post_many
+from exchange.services.ledger_batch import (
+    PendingEntry,
+    ledger_account_id,
+    ledger_balances_apply,
+    ledger_entries_insert,
+)
 from exchange.services.outbox import outbox_notify
+from exchange.services.outbox_batch import BATCH_STREAM, DEPTH, TRADE, BatchEvents
 
 FINAL_STATUSES = frozenset(
     {
@@ -48,6 +54,15 @@ _AVAILABLE = AccountKind.AVAILABLE.value
 _LOCKED = AccountKind.LOCKED.value
 _FEES = AccountKind.FEES.value
 _BID = Side.BID.value
+_TRADE = EntryKind.TRADE.value
+_ZERO = Decimal(0)
+_NEW = OrderStatus.NEW.value
+_EXPIRED = OrderStatus.EXPIRED.value
+_CANCELLED = OrderStatus.CANCELLED.value
+_TRIGGER_PENDING = OrderStatus.TRIGGER_PENDING.value
+_FILLED = OrderStatus.FILLED.value
+_PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED.value
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 _FEE_CACHE_SECONDS = 60.0
 _fees: dict[tuple[int, str], tuple[float, Decimal, Decimal]] = {}
@@ -85,21 +100,6 @@ def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
-@dataclass(slots=True)
-class OrderEvent:
-    """One `account.orderUpdate` event, rendered in `finish` once the order rows are loaded.
-    Amounts in engine units (lots, notional units, ticks) as the engine reported them."""
-
-    order_id: int
-    name: str
-    status: str
-    executed_lots: int
-    executed_quote: int
-    reason: str = ""
-    # orderFill only: trade id, lots, price ticks, is maker, fee, fee asset symbol.
-    fill: tuple[int, int, int, bool, Decimal, str] | None = None
-
-
 class OrderRow(NamedTuple):
     """The columns of an order the batch needs, read (and locked) in `finish`."""
 
@@ -109,23 +109,10 @@ class OrderRow(NamedTuple):
     locked_amount: Decimal
     locked_asset_id: int
     priority: int | None
-    side: str
-    order_type: str
-    time_in_force: str
-    self_trade_prevention: str
-    reduce_only: bool
-    post_only: bool
-    client_id: int | None
-    quantity: Decimal | None
-    quote_quantity: Decimal | None
-    price: Decimal | None
-    trigger_price: Decimal | None
-    trigger_by: str
-    trigger_quantity: Decimal | None
 
 
 _ORDERS_LOCK_SQL = f"""SELECT {", ".join(OrderRow._fields)} FROM exchange_order
- WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"""  # noqa: S608  (column names are constants)
+ WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE"""  # noqa: S608  (column names are constants)
 
 # Unchanged columns come as NULL and keep their value; `is_applied` only ever turns on. The
 # redundant `t.id = ANY(...)` lets the planner fetch the rows by primary key instead of hashing
@@ -144,7 +131,7 @@ _ORDERS_UPDATE_SQL = """UPDATE exchange_order AS t SET
              %s::boolean[], %s::bigint[], %s::boolean[])
    AS s(id, status, executed_quantity, executed_quote_quantity, locked_amount, expiry_reason,
         is_applied, priority, triggered)
- WHERE t.id = s.id AND t.id = ANY(%s)"""
+ WHERE t.id = s.id AND t.id = ANY(%s::bigint[])"""
 
 
 # Balance buckets `account.balanceUpdate` carries (A, L, S), as GET /api/v1/capital shows them.
@@ -200,14 +187,12 @@ class BatchWriter:
     # Rows in FILL_COLUMNS order.
     fills: list[tuple[Any, ...]] = field(default_factory=list)
     entries: list[PendingEntry] = field(default_factory=list)
-    # (stream, user id, payload)
-    outbox: list[tuple[str, int | None, dict[str, Any]]] = field(default_factory=list)
     # (command sequence, result)
     results: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     candle: dict[datetime, list[Any]] = field(default_factory=dict)
-    # Private events: order updates in engine order, and the (user id, asset id) pairs whose
-    # balances the batch moved (settlement, releases, and holds taken when the order was placed).
-    order_events: list[OrderEvent] = field(default_factory=list)
+    # The stream events (exchange/services/outbox_batch.py), and the (user id, asset id) pairs
+    # whose balances the batch moved (settlement, releases, and holds taken when orders were placed).
+    events: BatchEvents = field(init=False)
     touched: set[tuple[int, int]] = field(default_factory=set)
     # Per order accepted in this batch: (final status, executed lots) after its command, and what
     # its fills so far executed, so each taker fill carries its running status.
@@ -219,8 +204,22 @@ class BatchWriter:
     account_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)
     rates: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
+    # Per batch, what every fill needs from the market (read once: a Django relation or
+    # property costs a call each time), and each distinct price and size as a Decimal.
+    base: Asset = field(init=False)
+    quote: Asset = field(init=False)
+    base_step: Decimal = field(init=False)
+    quote_step: Decimal = field(init=False)
+    trade_reference: str = field(init=False)
+    prices: dict[int, Decimal] = field(default_factory=dict)
+    quantities: dict[int, Decimal] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         self.micros = _micros(self.now)
+        self.events = BatchEvents(self.market.symbol, self.spec, self.micros)
+        self.base, self.quote = self.market.base, self.market.quote
+        self.base_step, self.quote_step = self.base.step, self.quote.step
+        self.trade_reference = f"trade:{self.market.symbol}:"
 
     def _accounts_of(self, owner_id: int) -> tuple[int, ...]:
         ids = self.account_ids.get(owner_id)
@@ -246,21 +245,17 @@ class BatchWriter:
 
     def record(self, sequence: int, kind: str, events: list[Any], update_id: int | None) -> None:
         """The rows one command's events call for; `kind` is its CommandKind."""
-        asks: list[list[str]] = []
-        bids: list[list[str]] = []
+        asks: list[list[int]] = []
+        bids: list[list[int]] = []
         cancelled: list[int] = []
         error: str | None = None
-        changes = self.changes
+        changes, orders = self.changes, self.events.orders
         for event in events:
             event_type = type(event)
             if event_type is ev.Fill:
                 self._fill(sequence, event)
             elif event_type is ev.LevelChanged:
-                level = [
-                    render(self.spec.ticks_to_price(event.price)),
-                    render(self.spec.lots_to_quantity(event.total_lots)),
-                ]
-                (bids if event.side == _BID else asks).append(level)
+                (bids if event.side == _BID else asks).append([event.price, event.total_lots])
             elif event_type is ev.OrderAccepted:
                 change = changes[event.order_id]
                 change.status, change.applied = str(event.status), True
@@ -269,40 +264,39 @@ class BatchWriter:
                     change.priority = sequence
                 self.accepted[event.order_id] = (str(event.status), event.executed_lots)
                 self.taker_running[event.order_id] = [0, 0]
-                self.order_events.append(OrderEvent(event.order_id, "orderAccepted", OrderStatus.NEW, 0, 0))
+                orders.append([event.order_id, "orderAccepted", _NEW, 0, 0, ""])
             elif event_type is ev.OrderCancelled or event_type is ev.OrderExpired:
                 change = changes[event.order_id]
                 change.status = str(event.status)
                 change.executed_lots, change.executed_quote = event.executed_lots, event.executed_quote
                 if event_type is ev.OrderExpired:
                     change.expiry_reason = str(event.reason)
-                    self.order_events.append(
-                        OrderEvent(
+                    orders.append(
+                        [
                             event.order_id,
                             "orderExpired",
-                            OrderStatus.EXPIRED,
+                            _EXPIRED,
                             event.executed_lots,
                             event.executed_quote,
-                            reason=str(event.reason),
-                        )
+                            change.expiry_reason,
+                        ]
                     )
                 else:
                     cancelled.append(event.order_id)
-                    self.order_events.append(
-                        OrderEvent(
+                    orders.append(
+                        [
                             event.order_id,
                             "orderCancelled",
-                            OrderStatus.CANCELLED,
+                            _CANCELLED,
                             event.executed_lots,
                             event.executed_quote,
-                        )
+                            "",
+                        ]
                     )
             elif event_type is ev.TriggerPlaced:
                 change = changes[event.order_id]
                 change.status, change.applied = OrderStatus.TRIGGER_PENDING, True
-                self.order_events.append(
-                    OrderEvent(event.order_id, "triggerPlaced", OrderStatus.TRIGGER_PENDING, 0, 0)
-                )
+                orders.append([event.order_id, "triggerPlaced", _TRIGGER_PENDING, 0, 0, ""])
             elif event_type is ev.OrderTriggered:
                 change = changes[event.order_id]
                 change.triggered, change.priority = True, sequence
@@ -319,28 +313,16 @@ class BatchWriter:
         if kind == CommandKind.CANCEL_ALL or error is not None:
             self.results.append((sequence, {"cancelled": cancelled} if error is None else {"error": error}))
         if update_id is not None and (asks or bids):
-            symbol = self.market.symbol
-            self.outbox.append(
-                (
-                    f"depth.{symbol}",
-                    None,
-                    {
-                        "e": "depth",
-                        "E": self.micros,
-                        "T": self.micros,
-                        "s": symbol,
-                        "U": update_id,
-                        "u": update_id,
-                        "a": asks,
-                        "b": bids,
-                    },
-                )
-            )
+            self.events.public.append([DEPTH, update_id, asks, bids])
 
     def _fill(self, sequence: int, fill: ev.Fill) -> None:
         market, spec = self.market, self.spec
-        price = spec.ticks_to_price(fill.price)
-        quantity = spec.lots_to_quantity(fill.lots)
+        price = self.prices.get(fill.price)
+        if price is None:
+            price = self.prices[fill.price] = spec.ticks_to_price(fill.price)
+        quantity = self.quantities.get(fill.lots)
+        if quantity is None:
+            quantity = self.quantities[fill.lots] = spec.lots_to_quantity(fill.lots)
         quote = spec.units_to_quote(fill.price * fill.lots)
         taker_is_buyer = fill.taker_side == _BID
         maker_id, taker_id = fill.maker_account_id, fill.taker_account_id
@@ -348,10 +330,10 @@ class BatchWriter:
         maker_rate = self._rates_of(maker_id)[0]
         taker_rate = self._rates_of(taker_id)[1]
         buyer_rate, seller_rate = (taker_rate, maker_rate) if taker_is_buyer else (maker_rate, taker_rate)
-        base, quote_asset = market.base, market.quote
-        buyer_fee = quantise(quantity * buyer_rate, base.step, ROUND_UP) if buyer_rate else Decimal(0)
-        seller_fee = quantise(quote * seller_rate, quote_asset.step, ROUND_UP) if seller_rate else Decimal(0)
-        entry = PendingEntry(kind=EntryKind.TRADE, reference=f"trade:{market.symbol}:{fill.trade_id}")
+        base, quote_asset = self.base, self.quote
+        buyer_fee = quantise(quantity * buyer_rate, self.base_step, ROUND_UP) if buyer_rate else _ZERO
+        seller_fee = quantise(quote * seller_rate, self.quote_step, ROUND_UP) if seller_rate else _ZERO
+        entry = PendingEntry(kind=_TRADE, reference=self.trade_reference + str(fill.trade_id))
         base_id, quote_id = base.pk, quote_asset.pk
         buyer, seller, house = self._accounts_of(buyer_id), self._accounts_of(seller_id), self._accounts_of(0)
         entry.add(buyer[0], quote_id, -quote)
@@ -411,84 +393,64 @@ class BatchWriter:
             candle[4] += quantity
             candle[5] += quote
             candle[6] += 1
-        symbol = market.symbol
-        self.outbox.append(
-            (
-                f"trade.{symbol}",
-                None,
-                {
-                    "e": "trade",
-                    "E": self.micros,
-                    "T": self.micros,
-                    "s": symbol,
-                    "p": render(price),
-                    "q": render(quantity),
-                    "b": str(buyer_order),
-                    "a": str(seller_order),
-                    "t": fill.trade_id,
-                    "m": not taker_is_buyer,
-                },
-            )
+        self.events.public.append(
+            [TRADE, fill.trade_id, fill.price, fill.lots, buyer_order, seller_order, not taker_is_buyer]
         )
 
     def _fill_events(self, fill: ev.Fill, maker_fee: Decimal, taker_fee: Decimal) -> None:
         """orderFill for both sides. The maker's state comes with the fill; the taker's is its
         running total, Filled on the fill that completes what its command executed."""
-        base, quote = self.market.base.symbol, self.market.quote.symbol
+        base, quote = self.base.symbol, self.quote.symbol
         maker_fee_asset, taker_fee_asset = (quote, base) if fill.taker_side == _BID else (base, quote)
-        self.order_events.append(
-            OrderEvent(
+        orders = self.events.orders
+        orders.append(
+            [
                 fill.maker_order_id,
                 "orderFill",
                 str(fill.maker_status),
                 fill.maker_executed_lots,
                 fill.maker_executed_quote,
-                fill=(fill.trade_id, fill.lots, fill.price, True, maker_fee, maker_fee_asset),
-            )
+                "",
+                fill.trade_id,
+                fill.lots,
+                fill.price,
+                True,
+                str(maker_fee),
+                maker_fee_asset,
+            ]
         )
         running = self.taker_running.setdefault(fill.taker_order_id, [0, 0])
         running[0] += fill.lots
         running[1] += fill.price * fill.lots
         final_status, final_lots = self.accepted.get(fill.taker_order_id, ("", -1))
-        status = (
-            OrderStatus.FILLED
-            if final_status == OrderStatus.FILLED and running[0] == final_lots
-            else OrderStatus.PARTIALLY_FILLED
-        )
-        self.order_events.append(
-            OrderEvent(
+        status = _FILLED if final_status == _FILLED and running[0] == final_lots else _PARTIALLY_FILLED
+        orders.append(
+            [
                 fill.taker_order_id,
                 "orderFill",
                 status,
                 running[0],
                 running[1],
-                fill=(fill.trade_id, fill.lots, fill.price, False, taker_fee, taker_fee_asset),
-            )
+                "",
+                fill.trade_id,
+                fill.lots,
+                fill.price,
+                False,
+                str(taker_fee),
+                taker_fee_asset,
+            ]
         )
 
-    def _private_outbox(self, orders: dict[int, OrderRow]) -> None:
-        """account.orderUpdate and account.balanceUpdate rows (§8.4), after the ledger moved: the
-        balances are read in this transaction, so they are the absolute values this batch left."""
-        market, spec, micros = self.market, self.spec, self.micros
-        symbol, outbox, touched = market.symbol, self.outbox, self.touched
-        statics: dict[int, dict[str, Any]] = {}
-        for event in self.order_events:
-            order_id = event.order_id
-            order = orders[order_id]
-            if event.name in ("orderAccepted", "triggerPlaced"):
+    def _balances(self, orders: dict[int, OrderRow]) -> list[list[Any]]:
+        """account.balanceUpdate events (§8.4), after the ledger moved: the balances are read in
+        this transaction, so they are the absolute values this batch left."""
+        market, touched = self.market, self.touched
+        for event in self.events.orders:
+            if event[1] in ("orderAccepted", "triggerPlaced"):
+                order = orders[event[0]]
                 touched.add((order.user_id, order.locked_asset_id))
-            static = statics.get(order_id)
-            if static is None:
-                static = statics[order_id] = _order_static(order)
-            outbox.append(
-                (
-                    "account.orderUpdate",
-                    order.user_id,
-                    _order_payload(static, order_id, event, spec, symbol, micros),
-                )
-            )
         if not touched:
-            return
+            return []
         symbols = {market.base_id: market.base.symbol, market.quote_id: market.quote.symbol}
         balances: dict[tuple[int, int], dict[str, str]] = {
             pair: {"A": "0", "L": "0", "S": "0"} for pair in touched if pair[1] in symbols
@@ -508,14 +470,10 @@ class BatchWriter:
             bucket = balances.get((owner_id, asset_id))
             if bucket is not None:
                 bucket[_BALANCE_KINDS[kind]] = render(balance)
-        for (user_id, asset_id), bucket in sorted(balances.items()):
-            outbox.append(
-                (
-                    "account.balanceUpdate",
-                    user_id,
-                    {"e": "balanceUpdate", "E": micros, "a": symbols[asset_id], **bucket},
-                )
-            )
+        return [
+            [user_id, symbols[asset_id], bucket["A"], bucket["L"], bucket["S"]]
+            for (user_id, asset_id), bucket in sorted(balances.items())
+        ]
 
     def _orders_write(self, orders: dict[int, OrderRow], releases: PendingEntry) -> None:
         """Each changed order's new state in one statement; a finished order's unspent hold goes
@@ -562,16 +520,16 @@ class BatchWriter:
                 [
                     self.now,
                     self.now,
-                    ids,
-                    statuses,
-                    executed,
-                    executed_quote,
-                    locked,
-                    reasons,
-                    applied,
-                    priorities,
-                    triggered,
-                    ids,
+                    id_array := array_literal(ids),
+                    array_literal(statuses),
+                    array_literal(executed),
+                    array_literal(executed_quote),
+                    array_literal(locked),
+                    array_literal(reasons),
+                    array_literal(applied),
+                    array_literal(priorities),
+                    array_literal(triggered),
+                    id_array,
                 ],
             )
 
@@ -579,35 +537,43 @@ class BatchWriter:
         """Write the batch (inside the caller's transaction). Raises BatchConflict if the market
         moved on meanwhile, InsufficientFunds or LedgerImbalance if settlement would break the
         ledger; the caller's transaction then writes nothing."""
-        market, spec, now = self.market, self.spec, self.now
+        self.write_own_rows()
+        self.write_shared_rows(end)
+
+    def write_own_rows(self) -> None:
+        """The first half of `finish`: rows only this batch has (fills, its trades' journal
+        entries and lines). Locks no existing row, so it may run while the previous batch
+        commits (exchange/services/matching.py)."""
+        if self.fills:
+            copy_rows("exchange_fill", FILL_COLUMNS, self.fills)
+        ledger_entries_insert(self.entries)
+
+    def write_shared_rows(self, end: BatchEnd) -> None:
+        """The second half of `finish`, after the previous batch committed: what other batches
+        share (orders, balances, candles, the market's state), read and written under their row
+        locks, and the stream events (the publisher sends outbox rows in id order, which must
+        be commit order)."""
+        market, spec = self.market, self.spec
         orders: dict[int, OrderRow] = {}
         if self.changes:
             with connection.cursor() as cursor:
-                cursor.execute(_ORDERS_LOCK_SQL, [list(self.changes)])
+                cursor.execute(_ORDERS_LOCK_SQL, [array_literal(self.changes)])
                 orders = {row[0]: OrderRow._make(row) for row in cursor.fetchall()}
         releases = PendingEntry(kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{end.sequence}")
         if orders:
             self._orders_write(orders, releases)
-        ledger_post_many([*self.entries, releases])
-        if self.order_events or self.touched:
-            self._private_outbox(orders)
-        if self.fills:
-            copy_rows("exchange_fill", FILL_COLUMNS, self.fills)
+        ledger_entries_insert([releases])
+        ledger_balances_apply([*self.entries, releases])
+        if self.candle:
             self._upsert_candles()
-        if self.outbox:
-            # One row per stream and user, its events in order (exchange/services/outbox.py).
-            grouped: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
-            for stream, user_id, payload in self.outbox:
-                events = grouped.get((stream, user_id))
-                if events is None:
-                    grouped[(stream, user_id)] = [payload]
-                else:
-                    events.append(payload)
-            dumps = json.JSONEncoder(separators=(",", ":")).encode
+        if self.events.orders or self.touched:
+            self.events.balances = self._balances(orders)
+        if self.events:
+            # One row for the batch's stream events; the publisher renders the frames.
             copy_rows(
                 "exchange_outboxevent",
                 OUTBOX_COLUMNS,
-                ((stream, user_id, dumps(events), now) for (stream, user_id), events in grouped.items()),
+                [(BATCH_STREAM, None, _dumps(self.events.payload()), self.now)],
             )
             outbox_notify()
         with connection.cursor() as cursor:
@@ -616,8 +582,13 @@ class BatchWriter:
                 cursor.execute(
                     "UPDATE exchange_marketcommand AS c SET result = s.result::jsonb"
                     " FROM unnest(%s::bigint[], %s::text[]) AS s(sequence, result)"
-                    " WHERE c.market_id = %s AND c.sequence = s.sequence AND c.sequence = ANY(%s)",
-                    [sequences, [json.dumps(result) for _, result in self.results], market.pk, sequences],
+                    " WHERE c.market_id = %s AND c.sequence = s.sequence AND c.sequence = ANY(%s::bigint[])",
+                    [
+                        sequence_array := array_literal(sequences),
+                        [json.dumps(result) for _, result in self.results],
+                        market.pk,
+                        sequence_array,
+                    ],
                 )
             # Compare-and-set: exactly once even if this worker lost the market's lock while the
             # batch was being written (its session died) and another worker took over.
@@ -653,58 +624,3 @@ class BatchWriter:
                          trades = exchange_candle.trades + EXCLUDED.trades""",
                     [self.market.pk, start, open_, high, low, close, volume, quote_volume, trades],
                 )
-
-
-def _order_static(order: OrderRow) -> dict[str, Any]:
-    """The fields of an `account.orderUpdate` event that do not change while the order lives."""
-    static: dict[str, Any] = {
-        "S": order.side,
-        "o": order.order_type.upper(),
-        "f": order.time_in_force,
-        "V": order.self_trade_prevention,
-        "O": "USER",
-        "r": order.reduce_only,
-    }
-    optional = {
-        "c": order.client_id,
-        "q": order.quantity,
-        "Q": order.quote_quantity,
-        "p": order.price,
-        "P": order.trigger_price,
-        "B": order.trigger_by or None,
-        "Y": order.trigger_quantity,
-    }
-    for key, value in optional.items():
-        if value is not None:
-            static[key] = render(value) if isinstance(value, Decimal) else value
-    if order.post_only:
-        static["y"] = True
-    return static
-
-
-def _order_payload(
-    static: dict[str, Any], order_id: int, event: OrderEvent, spec: MarketSpec, symbol: str, micros: int
-) -> dict[str, Any]:
-    """An `account.orderUpdate` event (§8.4); optional fields only when the order has them."""
-    payload: dict[str, Any] = {
-        "e": event.name,
-        "E": micros,
-        "T": micros,
-        "s": symbol,
-        "i": str(order_id),
-        "X": event.status,
-        "z": render(spec.lots_to_quantity(event.executed_lots)),
-        "Z": render(spec.units_to_quote(event.executed_quote)),
-        **static,
-    }
-    if event.reason:
-        payload["R"] = event.reason
-    if event.fill is not None:
-        trade_id, lots, price, is_maker, fee, fee_asset = event.fill
-        payload["t"] = trade_id
-        payload["l"] = render(spec.lots_to_quantity(lots))
-        payload["L"] = render(spec.ticks_to_price(price))
-        payload["m"] = is_maker
-        payload["n"] = render(fee)
-        payload["N"] = fee_asset
-    return payload

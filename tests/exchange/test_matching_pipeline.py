@@ -63,16 +63,18 @@ def _verified(market: Market) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_backlog_is_drained_through_the_writer_thread_in_order(backlog):
+@pytest.mark.parametrize("writers", [1, 2])
+def test_a_backlog_is_drained_through_the_writer_thread_in_order(backlog, settings, writers):
     market, orders = backlog
+    settings.MATCHING_WRITERS = writers
     committed_on: list[str] = []
     original = matching._batch_commit
 
-    def commit(prepared: matching.PreparedBatch) -> list[int]:
+    def commit(prepared: matching.PreparedBatch, *previous: object) -> list[int]:
         import threading
 
         committed_on.append(threading.current_thread().name)
-        return original(prepared)
+        return original(prepared, *previous)  # type: ignore[arg-type]
 
     matching._batch_commit = commit
     try:
@@ -98,12 +100,12 @@ def test_a_failed_commit_keeps_earlier_batches_and_the_next_drain_replays_the_re
     original = matching._batch_commit
     calls = 0
 
-    def commit_then_fail(prepared: matching.PreparedBatch) -> list[int]:
+    def commit_then_fail(prepared: matching.PreparedBatch, *previous: object) -> list[int]:
         nonlocal calls
         calls += 1
         if calls == 2:  # the worker dies while writing batch 2 (batch 3 is already matched)
             raise ConnectionError("database went away")
-        return original(prepared)
+        return original(prepared, *previous)  # type: ignore[arg-type]
 
     matching._batch_commit = commit_then_fail
     try:
@@ -138,3 +140,50 @@ def test_a_batch_matched_after_a_sequence_that_moved_on_writes_nothing(backlog):
     assert Order.objects.filter(is_applied=True).count() == 0
     assert Fill.objects.count() == 0
     assert not connection.in_atomic_block
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_predecessor_fails_after_it_wrote_its_own_rows_writes_nothing(backlog, monkeypatch):
+    """Two batches in flight: batch 2 writes its fills and journal lines while batch 1 is still
+    being written; batch 1 then fails, and batch 2 must roll back too."""
+    import threading
+
+    from exchange.services import settlement
+
+    market, _orders = backlog
+    in_flight: list[matching.PreparedBatch] = []
+    original_commit = matching._batch_commit
+    original_shared = settlement.BatchWriter.write_shared_rows
+    failed = threading.Event()
+
+    def commit(prepared: matching.PreparedBatch, *previous: object) -> list[int]:
+        in_flight.append(prepared)
+        return original_commit(prepared, *previous)  # type: ignore[arg-type]
+
+    def shared_rows(writer: settlement.BatchWriter, end: settlement.BatchEnd) -> None:
+        if not failed.is_set():
+            failed.set()
+            # Batch 2 has written its own rows (two fills) by the time batch 1 fails.
+            for _ in range(500):
+                if len(in_flight) == 2 and in_flight[1].own_rows_written.is_set():
+                    break
+                threading.Event().wait(0.01)
+            assert in_flight[1].own_rows_written.is_set()
+            raise ConnectionError("database went away")
+        original_shared(writer, end)
+
+    monkeypatch.setattr(matching, "_batch_commit", commit)
+    monkeypatch.setattr(settlement.BatchWriter, "write_shared_rows", shared_rows)
+    with pytest.raises(ConnectionError):
+        market_drain(market.pk)
+    assert len(in_flight) == 2  # the third (short) batch was never written
+    assert MarketState.objects.get(pk=market.pk).last_applied_sequence == 0
+    assert Fill.objects.count() == 0
+    assert Order.objects.filter(is_applied=True).count() == 0
+    assert market.pk not in matching._books
+
+    monkeypatch.setattr(settlement.BatchWriter, "write_shared_rows", original_shared)
+    report = market_drain(market.pk)
+    assert report.applied == 7
+    assert sorted(Fill.objects.values_list("trade_id", flat=True)) == [1, 2, 3]
+    _verified(market)

@@ -17,9 +17,11 @@ from collections import deque
 from collections.abc import Iterator
 from itertools import islice
 
+from exchange.engine._frozen import mypyc_attr
 from exchange.engine.enums import BID, Side
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Order:
     """A resting limit order (mutable, engine-internal)."""
 
@@ -58,6 +60,7 @@ class Order:
         self.executed_quote = executed_quote
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Level:
     __slots__ = ("live", "orders", "price", "total")
 

@@ -214,10 +214,12 @@ class MatchingEngine:
     def _cancel(self, order_id: Any, account_id: Any, events: list[Event]) -> int:
         # Untyped: a `MalformedCancelOrder`'s ids of another type find nothing (or the order whose
         # id they equal, as a dict lookup does) and give `CancelRejected` rather than a TypeError.
-        order = self.book.orders.get(order_id)
-        if order is not None and order.account_id == account_id:
+        orders = self.book.orders
+        order = orders.get(order_id)
+        if order is not None and _owned_by(order, account_id):
             executed_lots, executed_quote = order.executed_lots, order.executed_quote
-            level = self.book.remove(order)
+            del orders[order_id]
+            level = self.book.unlink(order)
             if COMPILED:
                 events.append(
                     OrderCancelled(
@@ -373,6 +375,12 @@ class MatchingEngine:
                 raise SnapshotError(f"trigger order {command.order_id} should have fired at the last price")
             engine.triggers.add(command)
         return engine
+
+
+def _owned_by(order: Order, account_id: object) -> bool:
+    if isinstance(account_id, int):  # compiled, this branch compares native ints (no boxing)
+        return order.account_id == account_id
+    return account_id == order.account_id
 
 
 def _order_id(order: Order) -> int:

@@ -27,11 +27,10 @@ Rules it implements:
 from __future__ import annotations
 
 from bisect import insort
-from collections import deque
-from typing import Final
+from typing import Any, Final
 
 from exchange.engine._frozen import compiled
-from exchange.engine.book import Book, Level, Order
+from exchange.engine.book import COMPACT_SLACK, Book, Level, Order, compact
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.enums import (
     ALLOW,
@@ -137,16 +136,17 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
                     break
                 level = olevels[price]
                 queue = level.orders
+                head = level.head
                 before = level.total
                 while True:
-                    maker = queue[0]
+                    maker = queue[head]
                     maker_remaining = maker.remaining
-                    if not maker_remaining:  # cancelled earlier, dropped lazily
-                        queue.popleft()
+                    if not maker_remaining:  # cancelled earlier, skipped lazily
+                        head += 1
                         continue
                     if stp_active and maker.account_id == account:
                         if stp is REJECT_MAKER or stp is REJECT_BOTH:
-                            queue.popleft()
+                            head += 1
                             del orders[maker.order_id]
                             maker.remaining = 0
                             level.total -= maker_remaining
@@ -224,7 +224,7 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
                         fill.__class__ = Fill
                         events.append(fill)
                     if not maker_remaining:
-                        queue.popleft()
+                        head += 1
                         del orders[maker.order_id]
                         level.live -= 1
                         if not level.live:
@@ -238,6 +238,9 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
                     if reason is not None or spent or not remaining or not okeys:
                         break
                 else:
+                    level.head = head
+                    if head > COMPACT_SLACK and head + head > len(queue):
+                        compact(level)  # the consumed prefix outgrew the rest
                     if level.total != before:
                         events.append(new_level(oside, price, level.total))
                     break
@@ -330,7 +333,8 @@ def rest(
     else:
         levels = book.ask_levels
         key = -price
-    level = levels.get(price)
+    price_key: Any = price  # compiled, boxed once for both dict operations
+    level = levels.get(price_key)
     if level is None:
         keys = book.bid_keys if side is BID else book.ask_keys
         if COMPILED:
@@ -338,9 +342,9 @@ def rest(
         else:
             level = _new(Level)
             level.price = price
-            level.total = level.live = 0
-            level.orders = deque()
-        levels[price] = level
+            level.total = level.live = level.head = 0
+            level.orders = []
+        levels[price_key] = level
         if not keys or key > keys[-1]:
             keys.append(key)
         else:

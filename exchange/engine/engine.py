@@ -109,10 +109,12 @@ class MatchingEngine:
             # well-formed (`commands`), so its fields have their declared types.
             place = cast(PlaceOrder, command)
             book = self.book
-            order_id = place.order_id
+            order_key: Any = place.order_id  # compiled, boxed once for every dict operation
             by_id = self.triggers.by_id
-            if order_id in book.orders or (by_id and order_id in by_id):
-                events.append(OrderRejected(order_id, place.account_id, place.client_id, _DUPLICATE_ORDER_ID))
+            if order_key in book.orders or (by_id and order_key in by_id):
+                events.append(
+                    OrderRejected(place.order_id, place.account_id, place.client_id, _DUPLICATE_ORDER_ID)
+                )
                 outcome = NOTHING
             elif place.trigger_price is not None:
                 outcome = self._place_trigger(place, events)
@@ -128,7 +130,9 @@ class MatchingEngine:
                         keys = book.bid_keys
                         crosses = bool(keys) and keys[-1] >= price
                     if not crosses:
-                        rest(book, place, price, place.quantity, 0, 0, NEW, events, -1)  # type: ignore[arg-type]
+                        quantity = place.quantity
+                        assert quantity is not None  # a well-formed limit order has one
+                        rest(book, place, order_key, price, quantity, 0, 0, NEW, events, -1)
                         self.sequence += 1
                         self.update_id += 1
                         return events

@@ -265,7 +265,7 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
         status = FILLED
     elif is_limit and cmd.time_in_force is GTC:
         status = PARTIALLY_FILLED if executed else NEW
-        rest(book, cmd, limit, remaining, executed, executed_quote, status, events, slot)
+        rest(book, cmd, order_id, limit, remaining, executed, executed_quote, status, events, slot)
         return CHANGED if outcome == NOTHING else outcome
     else:
         reason = _IOC
@@ -294,6 +294,7 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
 def rest(
     book: Book,
     cmd: PlaceOrder,
+    order_key: object,
     price: int,
     remaining: int,
     executed: int,
@@ -303,7 +304,9 @@ def rest(
     slot: int,
 ) -> None:
     """Put the order's remainder on the book: its `OrderAccepted` goes to `events[slot]` (the slot
-    the caller reserved before the fills) or, with `slot` -1, is appended; `LevelChanged` follows."""
+    the caller reserved before the fills) or, with `slot` -1, is appended; `LevelChanged` follows.
+    `order_key` is `cmd.order_id` as the caller has it boxed (compiled, an int is a C value that
+    becomes a new Python int each time it is used as a dict key)."""
     # `Book.rest` is inlined, and interpreted so are `Order(...)`, `Level(...)` and the event
     # constructors: this runs for most orders, and each call saved is worth a tenth of its time.
     order_id = cmd.order_id
@@ -352,7 +355,7 @@ def rest(
     level.orders.append(order)
     total = level.total = level.total + remaining
     level.live += 1
-    book.orders[order_id] = order
+    book.orders[order_key] = order  # type: ignore[index]
     if COMPILED:
         accepted = OrderAccepted(
             order_id, account, client_id, side, LIMIT, status, executed, executed_quote, remaining

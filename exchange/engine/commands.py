@@ -178,6 +178,28 @@ class PlaceOrder:
         """Everything happens in `__new__` (which may return a `MalformedPlaceOrder`); declared
         with the same parameters so that compiled code calls the constructor directly."""
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # copy and pickle rebuild through the constructor: `__new__` needs the fields.
+        return (
+            PlaceOrder,
+            (
+                self.order_id,
+                self.account_id,
+                self.side,
+                self.order_type,
+                self.quantity,
+                self.price,
+                self.quote_quantity,
+                self.quote_limit,
+                self.time_in_force,
+                self.post_only,
+                self.self_trade_prevention,
+                self.client_id,
+                self.trigger_price,
+                self.trigger_kind,
+            ),
+        )
+
 
 @interpreted
 @dataclass(frozen=True, slots=True)
@@ -225,6 +247,9 @@ class CancelOrder:
 
     def __init__(self, order_id: object, account_id: object) -> None:
         """See `PlaceOrder.__init__`."""
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (CancelOrder, (self.order_id, self.account_id))  # see `PlaceOrder.__reduce__`
 
 
 @interpreted

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 
 import pytest
 
@@ -122,6 +124,23 @@ def test_a_malformed_placement_is_its_python_twin_holding_the_fields_as_given():
     assert (
         dataclasses.replace(limit_order(1, 2, BID, 100, 5), price=-1).rejection is RejectReason.INVALID_PRICE
     )
+
+
+def test_commands_copy_and_pickle_as_equal_commands():
+    commands = [
+        limit_order(1, 2, BID, 100, 5, IOC, False, ALLOW, 7),
+        market_order(1, 2, ASK, quantity=5, trigger_price=90, trigger_kind=TriggerKind.TAKE_PROFIT),
+        limit_order(1, 2, BID, 0, 5),
+        cancel_order(3, 4),
+        cancel_order("3", 4),  # type: ignore[arg-type]
+        cancel_all(4, CancelScope.TRIGGER),
+    ]
+    for command in commands:
+        pickled = pickle.loads(pickle.dumps(command))  # noqa: S301 - bytes made just above
+        for twin in (copy.copy(command), copy.deepcopy(command), pickled):
+            assert type(twin) is type(command)
+            assert twin == command
+            assert getattr(twin, "rejection", None) is getattr(command, "rejection", None)
 
 
 def test_a_cancel_with_ids_of_another_type_is_looked_up_as_given():

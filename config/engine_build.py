@@ -99,14 +99,28 @@ def build(*, force: bool = False) -> bool:
     return True
 
 
+# Builds of other sources are kept this long: several checkouts may share one interpreter (and
+# so one build root) with different engine sources, and pruning each other's builds would make
+# every start in one of them recompile.
+_KEEP_OTHER_BUILDS_SECONDS = 3 * 24 * 3600
+
+
 def _prune(*, keep: str) -> None:
-    """Drop builds of older sources (a running process keeps its mapped copy)."""
+    """Drop builds (and failure markers) of other sources not rebuilt for a few days (a running
+    process keeps its mapped copy)."""
+    cutoff = time.time() - _KEEP_OTHER_BUILDS_SECONDS
     for path in BUILD_ROOT.iterdir():
-        if path.name != keep and not path.name.startswith("build-") and path.name.split(".")[0] != keep:
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+        if path.name.startswith("build-") or path.name.split(".")[0] == keep:
+            continue
+        try:
+            if path.stat().st_mtime >= cutoff:
+                continue
+        except FileNotFoundError:  # pruned by another process meanwhile
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def ensure() -> None:

@@ -10,15 +10,17 @@
 4. Runs every engine in its own fresh process on the same stream file: Satchel twice with this
    interpreter, compiled and pure (SATCHEL_ENGINE=pure), peers with the peers' venv, each through a
    small adapter in `adapters/` (the peers' code is imported from their installed packages, never
-   copied). Each adapter builds the engine's input objects first, untimed, then times every
-   command alone (see `harness.py`).
+   copied). Each adapter makes two passes (see `harness.py`), each on a fresh engine with input
+   objects built untimed: one times every command alone (latency percentiles, and ops/s =
+   commands / summed command time), the other runs the same work in a plain loop with one clock
+   read before and one after (throughput = commands / loop wall time).
 5. Prints a table and, last, one JSON line with every figure; "compiled x" and "pure x" are how
-   many times faster than each engine the two Satchel builds are.
+   many times faster than each engine the two Satchel builds are, on each of the two measures.
 
 A peer slower than the per-run time budget runs on the first part of the stream only; its row says
 how many commands it got through, and its trade count is checked against Satchel's on that prefix.
-Every engine runs `--rounds` times (default 3), in a rotating order, and its best round counts:
-other load on the machine only ever makes a run slower.
+Every engine runs `--rounds` times (default 3), in a rotating order, and its best round counts, for
+each measure separately: other load on the machine only ever makes a run slower.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ from stream import generate  # noqa: E402 - needs the paths above
 from config.engine_build import build as build_engine  # noqa: E402
 
 COMPILED, PURE = "satchel (compiled)", "satchel (pure)"
+THROUGHPUT = "throughput_ops_per_s"
+THROUGHPUT_KEYS = (THROUGHPUT, "throughput_commands", "throughput_seconds", "throughput_same_trades")
+# (measure, label in the ratio keys): per-command ops/s as before, and the untimed throughput.
+MEASURES = (("ops_per_s", ""), (THROUGHPUT, "throughput_"))
 
 # name, pip requirement, import check, adapter, adapter flags, kind, how the stream is adapted
 PEERS = [
@@ -193,6 +199,7 @@ def main() -> None:
         if name in wanted and name not in failures
     ]
     best: dict[str, dict] = {}  # type: ignore[type-arg]
+    best_throughput: dict[str, dict] = {}  # type: ignore[type-arg]
     rounds: list[dict[str, object]] = []
     for round_number in range(args.rounds):
         # Rotate the order each round so that a burst of other load does not always hit one engine.
@@ -204,9 +211,18 @@ def main() -> None:
             result.update({"engine": name, "kind": kind, "adaptation": note, "round": round_number + 1})
             rounds.append(result)
             shown = result.get("ops_per_s", result.get("error"))
-            print(f"  round {round_number + 1}: {name:24s} {shown}", flush=True)
+            print(f"  round {round_number + 1}: {name:24s} {shown} {result.get(THROUGHPUT, '')}", flush=True)
             if "error" not in result and result["ops_per_s"] > best.get(name, {}).get("ops_per_s", -1):
                 best[name] = result
+            if "error" not in result and result[THROUGHPUT] > best_throughput.get(name, {}).get(
+                THROUGHPUT, -1
+            ):
+                best_throughput[name] = result
+    # A row shows its best per-command round; its throughput figures are from its best untimed round.
+    for name, result in best.items():
+        fastest = best_throughput[name]
+        result.update({key: fastest[key] for key in THROUGHPUT_KEYS})
+        result["throughput_round"] = fastest["round"]
 
     # Faithfulness: every engine (the compiled Satchel included) must trade exactly what the pure
     # Satchel trades on the commands it processed.
@@ -223,13 +239,13 @@ def main() -> None:
             reference["traded_lots"],
         )
 
-    for ours in (COMPILED, PURE):
-        if ours in best:
-            for result in best.values():
-                key = "compiled_speedup" if ours == COMPILED else "pure_speedup"
-                result[key] = round(best[ours]["ops_per_s"] / result["ops_per_s"], 2)
+    for measure, prefix in MEASURES:
+        for ours in (COMPILED, PURE):
+            if ours in best:
+                for result in best.values():
+                    key = f"{'compiled' if ours == COMPILED else 'pure'}_{prefix}speedup"
+                    result[key] = round(best[ours][measure] / result[measure], 2)
     python_peers = [r for n, r in best.items() if n not in (COMPILED, PURE) and r["kind"] == "pure Python"]
-    fastest_python = max(python_peers, key=lambda r: r["ops_per_s"], default=None)
     liquibook = best.get("liquibook")
 
     def target(peer: dict | None, key: str, goal: float) -> dict[str, object] | None:  # type: ignore[type-arg]
@@ -237,16 +253,22 @@ def main() -> None:
             return None
         return {"peer": peer["engine"], "speedup": peer[key], "goal": goal, "met": peer[key] >= goal}
 
+    # The fastest pure-Python peer is found on each measure separately.
     targets = {
-        f"{label}_vs_{name}": target(peer, f"{label}_speedup", goal)
+        f"{label}_{prefix}vs_{name}": target(peer, f"{label}_{prefix}speedup", goal)
+        for measure, prefix in MEASURES
         for label in ("compiled", "pure")
         for name, peer, goal in (
-            ("fastest_pure_python_peer", fastest_python, 5.0),
+            ("fastest_pure_python_peer", max(python_peers, key=lambda r: r[measure], default=None), 5.0),
             ("liquibook_from_python", liquibook, 1.0),
         )
     }
 
-    header = f"{'engine':24s} {'kind':13s} {'commands':>9s} {'ops/s':>10s} {'mean µs':>8s} {'p50 µs':>7s} {'p90 µs':>7s} {'p99 µs':>7s} {'trades':>8s} {'compiled x':>10s} {'pure x':>7s}"
+    header = (
+        f"{'engine':24s} {'kind':13s} {'commands':>9s} {'ops/s':>10s} {'mean µs':>8s} {'p50 µs':>7s} "
+        f"{'p90 µs':>7s} {'p99 µs':>7s} {'trades':>8s} {'compiled x':>10s} {'pure x':>7s} "
+        f"{'throughput':>10s} {'compiled x':>10s} {'pure x':>7s}"
+    )
     print()
     print(header)
     print("-" * len(header))
@@ -256,9 +278,13 @@ def main() -> None:
             f"{result['engine']:24s} {result['kind']:13s} {commands:>9s} {result['ops_per_s']:>10,d} "
             f"{result['mean_us']:>8.2f} {result['p50_us']:>7.2f} {result['p90_us']:>7.2f} {result['p99_us']:>7.2f} "
             f"{result.get('trades', '-')!s:>8s} {result.get('compiled_speedup', '-')!s:>10s} "
-            f"{result.get('pure_speedup', '-')!s:>7s}"
+            f"{result.get('pure_speedup', '-')!s:>7s} {result[THROUGHPUT]:>10,d} "
+            f"{result.get('compiled_throughput_speedup', '-')!s:>10s} "
+            f"{result.get('pure_throughput_speedup', '-')!s:>7s}"
         )
     print("* stopped at the time budget: figures for that prefix of the stream")
+    print("ops/s: commands / summed per-command time (each command timed alone, clock reads included);")
+    print("throughput: commands / wall time of the same work in a plain loop, no per-command clock")
     for name, error in failures.items():
         print(f"{name}: NOT INSTALLED ({error})")
     for name, reason in NOT_TRIED.items():
@@ -266,14 +292,24 @@ def main() -> None:
     for name, result in best.items():
         if result.get("same_trades_as_satchel") is False:
             print(f"{name}: WARNING: trades differ from Satchel's on the same commands")
+    for result in rounds:  # every round's two passes, not only the rows shown
+        if result.get("throughput_same_trades") is False:
+            print(f"{result['engine']} round {result['round']}: WARNING: the untimed pass traded differently")
+        if "error" not in result and result["throughput_commands"] != result["commands"]:
+            print(
+                f"{result['engine']} round {result['round']}: WARNING: the untimed pass reached its time "
+                "limit before the timed pass's prefix (trades not compared)"
+            )
     print(f"targets: {json.dumps(targets)}")
     summary = {
         "command": " ".join([_shown(Path(sys.executable)), *sys.argv]),
         "cpu_count": os.cpu_count(),
         "load_average": os.getloadavg(),
         "stream": {"path": str(stream_path), "commands": args.commands, "seed": args.seed, **facts},
-        "method": "input objects built untimed; each command timed alone with perf_counter_ns; "
-        "ops/s = commands / summed command time; best of rounds",
+        "method": "input objects built untimed, fresh for each of two passes on a fresh engine; "
+        "ops_per_s = commands / summed command time, each command timed alone with perf_counter_ns; "
+        "throughput_ops_per_s = commands / wall time of the same work in a plain loop (one clock read "
+        "before, one after) on the timed pass's prefix; best of rounds for each measure",
         "results": sorted(best.values(), key=lambda r: -r["ops_per_s"]),
         "rounds": rounds,
         "not_installed": failures,

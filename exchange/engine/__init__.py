@@ -4,7 +4,7 @@ No Django, Celery, Redis or I/O (an import-linter contract checks it); integers 
 at the edges. Import the submodules directly:
 
 - `spec`      MarketSpec: exact Decimal <-> ticks / lots / notional units (ticks x lots).
-- `commands`  PlaceOrder, CancelOrder, CancelAll (frozen) and fast factories for them.
+- `commands`  PlaceOrder, CancelOrder, CancelAll (frozen), their malformed twins, factories.
 - `events`    OrderAccepted, Fill, LevelChanged, OrderCancelled, OrderExpired, CancelRejected,
               OrderRejected, TriggerPlaced, OrderTriggered (frozen), ApplyResult.
 - `engine`    MatchingEngine: apply / run, depth, snapshot / restore, counters.
@@ -36,10 +36,10 @@ from pathlib import Path
 # so an edited source or another Python never loads stale machine code. SATCHEL_ENGINE=pure forces
 # the pure engine (the tests run both). Reading the sources here is the only I/O of the package.
 BUILD_ROOT = Path(sys.prefix) / "satchel-engine"
-# Compiled: everything on the hot path. Not compiled: `commands` (a placement's fields must hold
-# any type until `placement_error` has checked them; a native class would raise instead), `spec`
-# and `state` (edges, Decimal and snapshots), and this file, which chooses.
-COMPILED_MODULES = ("_frozen", "enums", "book", "events", "triggers", "matching", "engine")
+# Compiled: everything on the hot path (the commands too: their malformed twins stay Python
+# classes, see `commands`). Not compiled: `spec` and `state` (edges, Decimal and snapshots), and
+# this file, which chooses.
+COMPILED_MODULES = ("_frozen", "enums", "commands", "book", "events", "triggers", "matching", "engine")
 
 
 def source_digest() -> str:

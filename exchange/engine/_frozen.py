@@ -21,9 +21,21 @@ The engine's hot spots test their module's `COMPILED` and build through the cons
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 _Class = TypeVar("_Class", bound=type[Any])
+
+try:
+    # Read by mypyc at compile time (hints about a class's memory management; see `events`).
+    from mypy_extensions import mypyc_attr
+except ImportError:  # a dev dependency, like mypyc itself: without it, the engine runs interpreted
+
+    def mypyc_attr(*flags: str, **settings: object) -> Callable[[_Class], _Class]:  # type: ignore[no-redef,misc]
+        return _unchanged
+
+    def _unchanged(cls: _Class) -> _Class:
+        return cls
 
 
 def compiled(module_file: str) -> bool:

@@ -4,22 +4,27 @@ Layout, chosen for CPython speed:
 - Each side keeps a dict price -> `Level` and a sorted list of *keys* where a larger key is a better
   price: the price itself for bids, the negated price for asks. The best level is always `keys[-1]`,
   so consuming the top of book is `list.pop()`, and a new level is one `bisect.insort`.
-- A level is a `deque` of `Order`s in time priority plus its total lots and count of live orders.
-  Cancelling is O(1): the order is marked dead (`remaining = 0`) and left in the deque; matching
-  drops dead orders when they reach the head, and a level whose deque is mostly dead is compacted.
+- A level is a list of `Order`s in time priority from index `head` on, plus its total lots and
+  count of live orders (a list, not a deque: compiled, appending and indexing a list are direct
+  calls, a deque's methods are looked up by name). Matching consumes the queue by moving `head`;
+  everything before `head` is dead. Cancelling is O(1): the order is marked dead
+  (`remaining = 0`) and left in the list; matching skips dead orders when they reach the head, and
+  a level whose list is mostly dead is compacted.
   Invariant: a level exists iff it has a live order, and `total` is the sum of its live remainders.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections import deque
 from collections.abc import Iterator
 from itertools import islice
+from typing import Any, Final
 
+from exchange.engine._frozen import mypyc_attr
 from exchange.engine.enums import BID, Side
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Order:
     """A resting limit order (mutable, engine-internal)."""
 
@@ -58,19 +63,27 @@ class Order:
         self.executed_quote = executed_quote
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 class Level:
-    __slots__ = ("live", "orders", "price", "total")
+    __slots__ = ("head", "live", "orders", "price", "total")
 
     def __init__(self, price: int) -> None:
         self.price = price
         self.total = 0
         self.live = 0
-        self.orders: deque[Order] = deque()
+        self.orders: list[Order] = []
+        self.head = 0
 
 
-# A level's deque is rebuilt when its dead entries outnumber the live ones by this margin, so
+# A level's list is rebuilt when its dead entries outnumber the live ones by this margin, so
 # memory stays proportional to live orders while the rebuild cost is amortised over the cancels.
-_COMPACT_SLACK = 16
+COMPACT_SLACK: Final = 16
+
+
+def compact(level: Level) -> None:
+    """Drop the dead orders of a level's list (its head goes back to 0)."""
+    level.orders = [o for o in level.orders if o.remaining]
+    level.head = 0
 
 
 class Book:
@@ -110,7 +123,11 @@ class Book:
     def remove(self, order: Order) -> Level:
         """Take a resting order off the book (cancel or STP), returning its level for the new total."""
         del self.orders[order.order_id]
-        price = order.price
+        return self.unlink(order)
+
+    def unlink(self, order: Order) -> Level:
+        """`remove` except for the `orders` entry, which the caller has deleted."""
+        price: Any = order.price  # boxed once for both dict operations below
         is_bid = order.side is BID
         levels = self.bid_levels if is_bid else self.ask_levels
         level = levels[price]
@@ -120,13 +137,13 @@ class Book:
         if not level.live:
             del levels[price]
             keys = self.bid_keys if is_bid else self.ask_keys
-            key = price if is_bid else -price
+            key = order.price if is_bid else -order.price
             if keys[-1] == key:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, key)]
-        elif len(level.orders) > 2 * level.live + _COMPACT_SLACK:
-            level.orders = deque(o for o in level.orders if o.remaining)
+        elif len(level.orders) > 2 * level.live + COMPACT_SLACK:
+            compact(level)
         return level
 
     def best_bid(self) -> int | None:

@@ -4,25 +4,29 @@ Units: `price` and `trigger_price` in ticks, `quantity` in lots, `quote_quantity
 in notional units (ticks x lots). Order ids come from the sequencer (the database row), not from the
 engine.
 
-A `PlaceOrder` checks its fields once, when it is built, and keeps the verdict in `rejection`
-(None when it is well-formed). It never raises: the engine answers a malformed placement, like a
-duplicate order id, with an `OrderRejected` event and changes nothing, so a corrupt database row
-cannot wedge a market's worker. The checks compare enum members by identity on purpose: the engine
-branches with `is`, so a plain string that merely equals a member ("GTC") is rejected. Every field
-the engine reads is type-checked here (ids and sizes int, `post_only` bool): the compiled engine
-(mypyc) would raise on a field of the wrong type where the pure one would carry it along.
+Every placement is checked once, when it is built (`placement_error`), and never raises: a
+well-formed one is a `PlaceOrder` (`rejection` None); a malformed one, whatever its fields hold,
+is a `MalformedPlaceOrder` with the same fields as given and the verdict in `rejection`, which the
+engine answers with an `OrderRejected` event, changing nothing (like a duplicate order id), so a
+corrupt database row cannot wedge a market's worker. `PlaceOrder(...)` itself returns the
+malformed twin when its checks fail. The checks compare enum members by identity on purpose: the
+engine branches with `is`, so a plain string that merely equals a member ("GTC") is rejected.
+`CancelOrder(...)` likewise returns a `MalformedCancelOrder` for ids that are not ints.
 
-This module is not compiled: a placement's fields must be able to hold anything until checked.
+Compiled by mypyc, `PlaceOrder` and `CancelOrder` are native classes: a `PlaceOrder` holds only
+values of its declared types, so the engine reads its fields as C struct members. The malformed
+twins and `CancelAll` stay Python classes (`interpreted`), able to hold anything.
 
-`limit_order`, `market_order`, `cancel_order` and `cancel_all` build commands several times faster
-than the dataclass constructors (see `_frozen`); both give equal objects.
+`limit_order`, `market_order`, `cancel_order` and `cancel_all` build commands faster than the
+constructors when interpreted (see `_frozen`); both give equal objects.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Final, cast, final
 
-from exchange.engine._frozen import draft_class
+from exchange.engine._frozen import compiled, draft_class, interpreted, mypyc_attr
 from exchange.engine.enums import (
     ALLOW,
     ASK,
@@ -45,7 +49,9 @@ from exchange.engine.enums import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@final
+@mypyc_attr(acyclic=True)
+@dataclass(frozen=True, slots=True, init=False)
 class PlaceOrder:
     """Place a limit or market order, or a trigger order when `trigger_price` is set.
 
@@ -59,6 +65,10 @@ class PlaceOrder:
       order waits as TriggerPending and becomes the limit or market order above when the last trade
       price crosses the trigger price (see `TriggerKind` for the direction).
     - `self_trade_prevention` is the taker's rule against its own resting orders.
+
+    Calling `PlaceOrder(...)` with fields that `placement_error` refuses returns a
+    `MalformedPlaceOrder` instead (same fields, `rejection` set): a `PlaceOrder` is always
+    well-formed, so compiled it can hold its fields natively and the engine reads them directly.
     """
 
     order_id: int
@@ -75,61 +85,256 @@ class PlaceOrder:
     client_id: int | None = None
     trigger_price: int | None = None
     trigger_kind: TriggerKind | None = None
-    # Why the engine will refuse this placement, decided once at construction; not an input.
+    # Why the engine refuses the placement: always None here (see `MalformedPlaceOrder`).
     rejection: RejectReason | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "rejection", placement_error(self))
+    def __new__(
+        cls,
+        order_id: object,
+        account_id: object,
+        side: object,
+        order_type: object,
+        quantity: object = None,
+        price: object = None,
+        quote_quantity: object = None,
+        quote_limit: object = None,
+        time_in_force: object = GTC,
+        post_only: object = False,
+        self_trade_prevention: object = REJECT_TAKER,
+        client_id: object = None,
+        trigger_price: object = None,
+        trigger_kind: object = None,
+    ) -> Any:
+        reason = _placement_error(
+            order_id,
+            account_id,
+            side,
+            order_type,
+            quantity,
+            price,
+            quote_quantity,
+            quote_limit,
+            time_in_force,
+            post_only,
+            self_trade_prevention,
+            client_id,
+            trigger_price,
+            trigger_kind,
+        )
+        if reason is not None:
+            return MalformedPlaceOrder(
+                order_id,
+                account_id,
+                side,
+                order_type,
+                quantity,
+                price,
+                quote_quantity,
+                quote_limit,
+                time_in_force,
+                post_only,
+                self_trade_prevention,
+                client_id,
+                trigger_price,
+                trigger_kind,
+                reason,
+            )
+        self = object.__new__(cls)
+        # Well-formed, so every field has its declared type (the casts are checks when compiled).
+        object.__setattr__(self, "order_id", cast(int, order_id))
+        object.__setattr__(self, "account_id", cast(int, account_id))
+        object.__setattr__(self, "side", cast(Side, side))
+        object.__setattr__(self, "order_type", cast(OrderType, order_type))
+        object.__setattr__(self, "quantity", cast("int | None", quantity))
+        object.__setattr__(self, "price", cast("int | None", price))
+        object.__setattr__(self, "quote_quantity", cast("int | None", quote_quantity))
+        object.__setattr__(self, "quote_limit", cast("int | None", quote_limit))
+        object.__setattr__(self, "time_in_force", cast(TimeInForce, time_in_force))
+        object.__setattr__(self, "post_only", cast(bool, post_only))
+        object.__setattr__(self, "self_trade_prevention", cast(SelfTradePrevention, self_trade_prevention))
+        object.__setattr__(self, "client_id", cast("int | None", client_id))
+        object.__setattr__(self, "trigger_price", cast("int | None", trigger_price))
+        object.__setattr__(self, "trigger_kind", cast("TriggerKind | None", trigger_kind))
+        object.__setattr__(self, "rejection", None)
+        return self
+
+    def __init__(
+        self,
+        order_id: object,
+        account_id: object,
+        side: object,
+        order_type: object,
+        quantity: object = None,
+        price: object = None,
+        quote_quantity: object = None,
+        quote_limit: object = None,
+        time_in_force: object = GTC,
+        post_only: object = False,
+        self_trade_prevention: object = REJECT_TAKER,
+        client_id: object = None,
+        trigger_price: object = None,
+        trigger_kind: object = None,
+    ) -> None:
+        """Everything happens in `__new__` (which may return a `MalformedPlaceOrder`); declared
+        with the same parameters so that compiled code calls the constructor directly."""
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # copy and pickle rebuild through the constructor: `__new__` needs the fields.
+        return (
+            PlaceOrder,
+            (
+                self.order_id,
+                self.account_id,
+                self.side,
+                self.order_type,
+                self.quantity,
+                self.price,
+                self.quote_quantity,
+                self.quote_limit,
+                self.time_in_force,
+                self.post_only,
+                self.self_trade_prevention,
+                self.client_id,
+                self.trigger_price,
+                self.trigger_kind,
+            ),
+        )
 
 
+@interpreted
 @dataclass(frozen=True, slots=True)
+class MalformedPlaceOrder:
+    """A placement `placement_error` refuses, fields as given (of any type): what `PlaceOrder(...)`
+    and the factories return for one. The engine answers it with `OrderRejected` and changes
+    nothing. `interpreted`: a native class would check its fields' types instead."""
+
+    order_id: Any
+    account_id: Any
+    side: Any
+    order_type: Any
+    quantity: Any
+    price: Any
+    quote_quantity: Any
+    quote_limit: Any
+    time_in_force: Any
+    post_only: Any
+    self_trade_prevention: Any
+    client_id: Any
+    trigger_price: Any
+    trigger_kind: Any
+    rejection: RejectReason = field(repr=False, compare=False)
+
+
+@final
+@mypyc_attr(acyclic=True)
+@dataclass(frozen=True, slots=True, init=False)
 class CancelOrder:
-    """Cancel one open order (resting or trigger-pending) of `account_id`."""
+    """Cancel one open order (resting or trigger-pending) of `account_id`.
+
+    With ids that are not plain ints, `CancelOrder(...)` returns a `MalformedCancelOrder` (which
+    the engine handles exactly as it always did: by looking the values up as given)."""
 
     order_id: int
     account_id: int
 
+    def __new__(cls, order_id: object, account_id: object) -> Any:
+        if type(order_id) is not int or type(account_id) is not int:
+            return MalformedCancelOrder(order_id, account_id)
+        self = object.__new__(cls)
+        object.__setattr__(self, "order_id", order_id)
+        object.__setattr__(self, "account_id", account_id)
+        return self
 
+    def __init__(self, order_id: object, account_id: object) -> None:
+        """See `PlaceOrder.__init__`."""
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (CancelOrder, (self.order_id, self.account_id))  # see `PlaceOrder.__reduce__`
+
+
+@interpreted
+@dataclass(frozen=True, slots=True)
+class MalformedCancelOrder:
+    """`CancelOrder` with ids of another type than int, as given (see `CancelOrder`)."""
+
+    order_id: Any
+    account_id: Any
+
+
+@interpreted
 @dataclass(frozen=True, slots=True)
 class CancelAll:
-    """Cancel every open order of `account_id` in this market, or only one kind of them."""
+    """Cancel every open order of `account_id` in this market, or only one kind of them.
+
+    `interpreted` (rare, and its account may be of any type: it then matches nothing)."""
 
     account_id: int
     scope: CancelScope = CancelScope.ALL
 
 
-Command = PlaceOrder | CancelOrder | CancelAll
+Command = PlaceOrder | CancelOrder | CancelAll | MalformedPlaceOrder | MalformedCancelOrder
 
 
-_INVALID_ORDER = RejectReason.INVALID_ORDER
-_INVALID_PRICE = RejectReason.INVALID_PRICE
-_INVALID_QUANTITY = RejectReason.INVALID_QUANTITY
-_STOP_LOSS = TriggerKind.STOP_LOSS
-_TAKE_PROFIT = TriggerKind.TAKE_PROFIT
+_INVALID_ORDER: Final = RejectReason.INVALID_ORDER
+_INVALID_PRICE: Final = RejectReason.INVALID_PRICE
+_INVALID_QUANTITY: Final = RejectReason.INVALID_QUANTITY
+_STOP_LOSS: Final = TriggerKind.STOP_LOSS
+_TAKE_PROFIT: Final = TriggerKind.TAKE_PROFIT
+COMPILED: Final = compiled(__file__)  # see `matching.COMPILED`
 
 
-def placement_error(cmd: PlaceOrder) -> RejectReason | None:
-    """Why `cmd` is malformed, or None. Duplicate ids are the engine's check (it needs the book).
+def placement_error(cmd: Any) -> RejectReason | None:
+    """Why the placement `cmd` (anything with a `PlaceOrder`'s fields) is malformed, or None.
+    Duplicate ids are the engine's check (it needs the book)."""
+    return _placement_error(
+        cmd.order_id,
+        cmd.account_id,
+        cmd.side,
+        cmd.order_type,
+        cmd.quantity,
+        cmd.price,
+        cmd.quote_quantity,
+        cmd.quote_limit,
+        cmd.time_in_force,
+        cmd.post_only,
+        cmd.self_trade_prevention,
+        cmd.client_id,
+        cmd.trigger_price,
+        cmd.trigger_kind,
+    )
 
-    The engine relies on these: integer sizes, one sizing for market orders, a quote limit only on
-    a market Bid by quantity, post-only only with GTC, a trigger kind exactly with a trigger price.
-    """
-    quantity = cmd.quantity
-    tif = cmd.time_in_force
-    if cmd.order_type is LIMIT:
-        price = cmd.price
+
+def _placement_error(
+    order_id: object,
+    account_id: object,
+    side: object,
+    order_type: object,
+    quantity: object,
+    price: object,
+    quote_quantity: object,
+    quote_limit: object,
+    tif: object,
+    post_only: object,
+    stp: object,
+    client_id: object,
+    trigger_price: object,
+    trigger_kind: object,
+) -> RejectReason | None:
+    """The engine relies on these: integer sizes, one sizing for market orders, a quote limit only
+    on a market Bid by quantity, post-only only with GTC, a trigger kind exactly with a trigger
+    price; every field of the type `PlaceOrder` declares (enum members compared by identity)."""
+    if order_type is LIMIT:
         if type(price) is not int or price <= 0:
             return _INVALID_PRICE
         if type(quantity) is not int or quantity <= 0:
             return _INVALID_QUANTITY
-        if cmd.quote_quantity is not None or cmd.quote_limit is not None:
+        if quote_quantity is not None or quote_limit is not None:
             return _INVALID_ORDER
-        if tif is not GTC and (cmd.post_only or (tif is not IOC and tif is not FOK)):
+        if tif is not GTC and (post_only or (tif is not IOC and tif is not FOK)):
             return _INVALID_ORDER
-    elif cmd.order_type is MARKET:
-        if cmd.price is not None or cmd.post_only or (tif is not IOC and tif is not GTC and tif is not FOK):
+    elif order_type is MARKET:
+        if price is not None or post_only or (tif is not IOC and tif is not GTC and tif is not FOK):
             return _INVALID_ORDER
-        quote_quantity, quote_limit = cmd.quote_quantity, cmd.quote_limit
         if quantity is None:
             if type(quote_quantity) is not int or quote_quantity <= 0:
                 return _INVALID_QUANTITY
@@ -141,30 +346,27 @@ def placement_error(cmd: PlaceOrder) -> RejectReason | None:
             if quote_quantity is not None:
                 return _INVALID_ORDER
             if quote_limit is not None and (
-                cmd.side is not BID or type(quote_limit) is not int or quote_limit < 0
+                side is not BID or type(quote_limit) is not int or quote_limit < 0
             ):
                 return _INVALID_ORDER
     else:
         return _INVALID_ORDER
-    side, stp = cmd.side, cmd.self_trade_prevention
-    client_id = cmd.client_id
     if (
         (side is not BID and side is not ASK)
-        or type(cmd.order_id) is not int
-        or type(cmd.account_id) is not int
+        or type(order_id) is not int
+        or type(account_id) is not int
         or (client_id is not None and type(client_id) is not int)
-        or type(cmd.post_only) is not bool
+        or type(post_only) is not bool
     ):
         return _INVALID_ORDER
     if stp is not REJECT_TAKER and stp is not ALLOW and stp is not REJECT_MAKER and stp is not REJECT_BOTH:
         return _INVALID_ORDER
-    trigger_price = cmd.trigger_price
     if trigger_price is not None:
         if type(trigger_price) is not int or trigger_price <= 0:
             return _INVALID_PRICE
-        if cmd.trigger_kind is not _STOP_LOSS and cmd.trigger_kind is not _TAKE_PROFIT:
+        if trigger_kind is not _STOP_LOSS and trigger_kind is not _TAKE_PROFIT:
             return _INVALID_ORDER
-    elif cmd.trigger_kind is not None:
+    elif trigger_kind is not None:
         return _INVALID_ORDER
     return None
 
@@ -176,22 +378,75 @@ _CancelAllDraft = draft_class(CancelAll)
 
 
 def _place(
-    order_id: int,
-    account_id: int,
-    side: Side,
-    order_type: OrderType,
-    quantity: int | None,
-    price: int | None,
-    quote_quantity: int | None,
-    quote_limit: int | None,
-    time_in_force: TimeInForce,
-    post_only: bool,
-    self_trade_prevention: SelfTradePrevention,
-    client_id: int | None,
-    trigger_price: int | None,
-    trigger_kind: TriggerKind | None,
-) -> PlaceOrder:
-    command = _new(_PlaceDraft)
+    order_id: object,
+    account_id: object,
+    side: object,
+    order_type: object,
+    quantity: object,
+    price: object,
+    quote_quantity: object,
+    quote_limit: object,
+    time_in_force: object,
+    post_only: object,
+    self_trade_prevention: object,
+    client_id: object,
+    trigger_price: object,
+    trigger_kind: object,
+) -> Any:
+    """A `PlaceOrder` if well-formed, else a `MalformedPlaceOrder`."""
+    if COMPILED:  # the native constructor
+        return PlaceOrder(
+            order_id,
+            account_id,
+            side,
+            order_type,
+            quantity,
+            price,
+            quote_quantity,
+            quote_limit,
+            time_in_force,
+            post_only,
+            self_trade_prevention,
+            client_id,
+            trigger_price,
+            trigger_kind,
+        )
+    reason = _placement_error(
+        order_id,
+        account_id,
+        side,
+        order_type,
+        quantity,
+        price,
+        quote_quantity,
+        quote_limit,
+        time_in_force,
+        post_only,
+        self_trade_prevention,
+        client_id,
+        trigger_price,
+        trigger_kind,
+    )
+    if reason is not None:
+        return MalformedPlaceOrder(
+            order_id,
+            account_id,
+            side,
+            order_type,
+            quantity,
+            price,
+            quote_quantity,
+            quote_limit,
+            time_in_force,
+            post_only,
+            self_trade_prevention,
+            client_id,
+            trigger_price,
+            trigger_kind,
+            reason,
+        )
+    # Interpreted: the draft trick (see `_frozen`).
+    command: Any = _new(_PlaceDraft)
     command.order_id = order_id
     command.account_id = account_id
     command.side = side
@@ -206,29 +461,41 @@ def _place(
     command.client_id = client_id
     command.trigger_price = trigger_price
     command.trigger_kind = trigger_kind
-    command.rejection = placement_error(command)  # type: ignore[arg-type]
+    command.rejection = None
     command.__class__ = PlaceOrder
-    return command  # type: ignore[no-any-return]
+    return command
+
+
+def _cancel(order_id: object, account_id: object) -> Any:
+    if COMPILED or type(order_id) is not int or type(account_id) is not int:
+        return CancelOrder(order_id, account_id)
+    command: Any = _new(_CancelDraft)
+    command.order_id = order_id
+    command.account_id = account_id
+    command.__class__ = CancelOrder
+    return command
 
 
 def limit_order(
-    order_id: int,
-    account_id: int,
-    side: Side,
-    price: int,
-    quantity: int,
-    time_in_force: TimeInForce = GTC,
-    post_only: bool = False,
-    self_trade_prevention: SelfTradePrevention = REJECT_TAKER,
-    client_id: int | None = None,
-    trigger_price: int | None = None,
-    trigger_kind: TriggerKind | None = None,
-) -> PlaceOrder:
+    order_id: object,
+    account_id: object,
+    side: object,
+    price: object,
+    quantity: object,
+    time_in_force: object = GTC,
+    post_only: object = False,
+    self_trade_prevention: object = REJECT_TAKER,
+    client_id: object = None,
+    trigger_price: object = None,
+    trigger_kind: object = None,
+) -> PlaceOrder | MalformedPlaceOrder:
+    """A GTC limit order unless told otherwise (see `PlaceOrder` for the fields' types, which
+    are checked here: anything else gives a `MalformedPlaceOrder`)."""
     return _place(
         order_id,
         account_id,
         side,
-        OrderType.LIMIT,
+        LIMIT,
         quantity,
         price,
         None,
@@ -243,23 +510,24 @@ def limit_order(
 
 
 def market_order(
-    order_id: int,
-    account_id: int,
-    side: Side,
-    quantity: int | None = None,
-    quote_quantity: int | None = None,
-    quote_limit: int | None = None,
-    time_in_force: TimeInForce = IOC,
-    self_trade_prevention: SelfTradePrevention = REJECT_TAKER,
-    client_id: int | None = None,
-    trigger_price: int | None = None,
-    trigger_kind: TriggerKind | None = None,
-) -> PlaceOrder:
+    order_id: object,
+    account_id: object,
+    side: object,
+    quantity: object = None,
+    quote_quantity: object = None,
+    quote_limit: object = None,
+    time_in_force: object = IOC,
+    self_trade_prevention: object = REJECT_TAKER,
+    client_id: object = None,
+    trigger_price: object = None,
+    trigger_kind: object = None,
+) -> PlaceOrder | MalformedPlaceOrder:
+    """An IOC market order sized by `quantity` or `quote_quantity` (see `limit_order`)."""
     return _place(
         order_id,
         account_id,
         side,
-        OrderType.MARKET,
+        MARKET,
         quantity,
         None,
         quote_quantity,
@@ -273,15 +541,13 @@ def market_order(
     )
 
 
-def cancel_order(order_id: int, account_id: int) -> CancelOrder:
-    command = _new(_CancelDraft)
-    command.order_id = order_id
-    command.account_id = account_id
-    command.__class__ = CancelOrder
-    return command  # type: ignore[no-any-return]
+def cancel_order(order_id: object, account_id: object) -> CancelOrder | MalformedCancelOrder:
+    return _cancel(order_id, account_id)  # type: ignore[no-any-return]
 
 
-def cancel_all(account_id: int, scope: CancelScope = CancelScope.ALL) -> CancelAll:
+def cancel_all(account_id: object, scope: object = CancelScope.ALL) -> CancelAll:
+    if COMPILED:  # `draft_class` gives no draft in a compiled module (CancelAll stays a Python class)
+        return CancelAll(account_id, scope)  # type: ignore[arg-type]
     command = _new(_CancelAllDraft)
     command.account_id = account_id
     command.scope = scope

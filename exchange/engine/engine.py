@@ -23,7 +23,14 @@ from typing import Any, Final, cast
 
 from exchange.engine._frozen import compiled
 from exchange.engine.book import Book, Level, Order
-from exchange.engine.commands import CancelAll, CancelOrder, Command, PlaceOrder
+from exchange.engine.commands import (
+    CancelAll,
+    CancelOrder,
+    Command,
+    MalformedCancelOrder,
+    MalformedPlaceOrder,
+    PlaceOrder,
+)
 from exchange.engine.enums import (
     ASK,
     BID,
@@ -61,6 +68,8 @@ _DUPLICATE_ORDER_ID: Final = RejectReason.DUPLICATE_ORDER_ID
 _PLACE_ORDER: Final = PlaceOrder
 _CANCEL_ORDER: Final = CancelOrder
 _CANCEL_ALL: Final = CancelAll
+_MALFORMED_PLACE: Final = MalformedPlaceOrder
+_MALFORMED_CANCEL: Final = MalformedCancelOrder
 COMPILED: Final = compiled(__file__)  # see `matching.COMPILED`
 
 
@@ -96,18 +105,16 @@ class MatchingEngine:
         events: list[Event] = []
         kind = type(command)
         if kind is _PLACE_ORDER:
-            # The placement path is inlined here: it runs for most commands.
+            # The placement path is inlined here: it runs for most commands. A `PlaceOrder` is
+            # well-formed (`commands`), so its fields have their declared types.
             place = cast(PlaceOrder, command)
             book = self.book
-            reason = place.rejection
-            if reason is None:  # well-formed, so its fields have their types and can be read as such
-                order_id = place.order_id
-                if order_id in book.orders or order_id in self.triggers.by_id:
-                    reason = _DUPLICATE_ORDER_ID
-            if reason is not None:
-                # As given: a malformed command's fields may have any type (`OrderRejected`).
-                raw: Any = command
-                events.append(OrderRejected(raw.order_id, raw.account_id, raw.client_id, reason))
+            order_key: Any = place.order_id  # compiled, boxed once for every dict operation
+            by_id = self.triggers.by_id
+            if order_key in book.orders or (by_id and order_key in by_id):
+                events.append(
+                    OrderRejected(place.order_id, place.account_id, place.client_id, _DUPLICATE_ORDER_ID)
+                )
                 outcome = NOTHING
             elif place.trigger_price is not None:
                 outcome = self._place_trigger(place, events)
@@ -123,7 +130,9 @@ class MatchingEngine:
                         keys = book.bid_keys
                         crosses = bool(keys) and keys[-1] >= price
                     if not crosses:
-                        rest(book, place, price, place.quantity, 0, 0, NEW, events, -1)  # type: ignore[arg-type]
+                        quantity = place.quantity
+                        assert quantity is not None  # a well-formed limit order has one
+                        rest(book, place, order_key, price, quantity, 0, 0, NEW, events, -1)
                         self.sequence += 1
                         self.update_id += 1
                         return events
@@ -138,7 +147,15 @@ class MatchingEngine:
                 ):
                     self._run_triggers(triggers.fire(last_price), events)
         elif kind is _CANCEL_ORDER:
-            outcome = self._cancel(cast(CancelOrder, command), events)
+            cancel = cast(CancelOrder, command)
+            outcome = self._cancel(cancel.order_id, cancel.account_id, events)
+        elif kind is _MALFORMED_CANCEL:
+            raw: Any = command  # ids of any type, looked up as given: they find nothing, or equal ints
+            outcome = self._cancel(raw.order_id, raw.account_id, events)
+        elif kind is _MALFORMED_PLACE:
+            raw = command  # as given: a malformed command's fields may have any type (`OrderRejected`)
+            events.append(OrderRejected(raw.order_id, raw.account_id, raw.client_id, raw.rejection))
+            outcome = NOTHING
         elif kind is _CANCEL_ALL:
             outcome = self._cancel_all(cast(CancelAll, command), events)
         else:
@@ -198,15 +215,15 @@ class MatchingEngine:
 
     # -- cancelling ------------------------------------------------------------------------------
 
-    def _cancel(self, cmd: CancelOrder, events: list[Event]) -> int:
-        # Cancels are not validated: read the ids untyped so that, compiled too, ids of the wrong
-        # type find nothing and give `CancelRejected` rather than a TypeError.
-        raw: Any = cmd
-        order_id, account_id = raw.order_id, raw.account_id
-        order = self.book.orders.get(order_id)
-        if order is not None and order.account_id == account_id:
+    def _cancel(self, order_id: Any, account_id: Any, events: list[Event]) -> int:
+        # Untyped: a `MalformedCancelOrder`'s ids of another type find nothing (or the order whose
+        # id they equal, as a dict lookup does) and give `CancelRejected` rather than a TypeError.
+        orders = self.book.orders
+        order = orders.get(order_id)
+        if order is not None and _owned_by(order, account_id):
             executed_lots, executed_quote = order.executed_lots, order.executed_quote
-            level = self.book.remove(order)
+            del orders[order_id]
+            level = self.book.unlink(order)
             if COMPILED:
                 events.append(
                     OrderCancelled(
@@ -351,16 +368,23 @@ class MatchingEngine:
         if book.is_crossed():
             raise SnapshotError("the resting orders cross: best bid >= best ask")
         for command in snapshot.triggers:
+            malformed: Any = command
+            if type(malformed) is MalformedPlaceOrder:
+                raise SnapshotError(f"trigger order {malformed.order_id} is malformed: {malformed.rejection}")
             if type(command) is not PlaceOrder or command.trigger_price is None:
                 raise SnapshotError(f"{command!r} is not a trigger order")
-            if command.rejection is not None:
-                raise SnapshotError(f"trigger order {command.order_id} is malformed: {command.rejection}")
             if command.order_id in engine.triggers.by_id or command.order_id in book.orders:
                 raise SnapshotError(f"trigger order {command.order_id} appears twice")
             if snapshot.last_price is not None and condition_met(command, snapshot.last_price):
                 raise SnapshotError(f"trigger order {command.order_id} should have fired at the last price")
             engine.triggers.add(command)
         return engine
+
+
+def _owned_by(order: Order, account_id: object) -> bool:
+    if isinstance(account_id, int):  # compiled, this branch compares native ints (no boxing)
+        return order.account_id == account_id
+    return account_id == order.account_id
 
 
 def _order_id(order: Order) -> int:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from exchange.engine._frozen import compiled, draft_class, interpreted
+from exchange.engine._frozen import compiled, draft_class, interpreted, mypyc_attr
 from exchange.engine.enums import (
     ASK,
     BID,
@@ -45,6 +45,7 @@ _new = object.__new__
 COMPILED: Final = compiled(__file__)  # see `matching.COMPILED`
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 @dataclass(frozen=True, slots=True, init=False)
 class OrderAccepted:
     """An order entered matching; its state once this command finished with it.
@@ -90,6 +91,7 @@ class OrderAccepted:
         return self.resting_lots > 0
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 @dataclass(frozen=True, slots=True, init=False)
 class Fill:
     """One trade between the taker and one resting maker, at the maker's price."""
@@ -153,6 +155,7 @@ class Fill:
         return self.maker_order_id if self.taker_side is BID else self.taker_order_id
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 @dataclass(frozen=True, slots=True, init=False)
 class LevelChanged:
     """The new absolute size of a price level, for depth feeds; `total_lots == 0` removes it."""
@@ -167,6 +170,7 @@ class LevelChanged:
         object.__setattr__(self, "total_lots", total_lots)
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 @dataclass(frozen=True, slots=True, init=False)
 class OrderCancelled:
     """An open order (resting or trigger-pending) cancelled by its owner."""
@@ -196,6 +200,7 @@ class OrderCancelled:
         return CANCELLED
 
 
+@mypyc_attr(acyclic=True, free_list_len=1)
 @dataclass(frozen=True, slots=True, init=False)
 class OrderExpired:
     """An order closed by the engine: a taker's unfilled remainder, or a maker removed by STP."""

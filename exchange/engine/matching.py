@@ -27,11 +27,10 @@ Rules it implements:
 from __future__ import annotations
 
 from bisect import insort
-from collections import deque
-from typing import Final
+from typing import Any, Final
 
 from exchange.engine._frozen import compiled
-from exchange.engine.book import Book, Level, Order
+from exchange.engine.book import COMPACT_SLACK, Book, Level, Order, compact
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.enums import (
     ALLOW,
@@ -137,16 +136,17 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
                     break
                 level = olevels[price]
                 queue = level.orders
+                head = level.head
                 before = level.total
                 while True:
-                    maker = queue[0]
+                    maker = queue[head]
                     maker_remaining = maker.remaining
-                    if not maker_remaining:  # cancelled earlier, dropped lazily
-                        queue.popleft()
+                    if not maker_remaining:  # cancelled earlier, skipped lazily
+                        head += 1
                         continue
                     if stp_active and maker.account_id == account:
                         if stp is REJECT_MAKER or stp is REJECT_BOTH:
-                            queue.popleft()
+                            head += 1
                             del orders[maker.order_id]
                             maker.remaining = 0
                             level.total -= maker_remaining
@@ -224,7 +224,7 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
                         fill.__class__ = Fill
                         events.append(fill)
                     if not maker_remaining:
-                        queue.popleft()
+                        head += 1
                         del orders[maker.order_id]
                         level.live -= 1
                         if not level.live:
@@ -238,6 +238,9 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
                     if reason is not None or spent or not remaining or not okeys:
                         break
                 else:
+                    level.head = head
+                    if head > COMPACT_SLACK and head + head > len(queue):
+                        compact(level)  # the consumed prefix outgrew the rest
                     if level.total != before:
                         events.append(new_level(oside, price, level.total))
                     break
@@ -262,7 +265,7 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
         status = FILLED
     elif is_limit and cmd.time_in_force is GTC:
         status = PARTIALLY_FILLED if executed else NEW
-        rest(book, cmd, limit, remaining, executed, executed_quote, status, events, slot)
+        rest(book, cmd, order_id, limit, remaining, executed, executed_quote, status, events, slot)
         return CHANGED if outcome == NOTHING else outcome
     else:
         reason = _IOC
@@ -291,6 +294,7 @@ def execute(book: Book, cmd: PlaceOrder, events: list[Event]) -> int:
 def rest(
     book: Book,
     cmd: PlaceOrder,
+    order_key: object,
     price: int,
     remaining: int,
     executed: int,
@@ -300,7 +304,9 @@ def rest(
     slot: int,
 ) -> None:
     """Put the order's remainder on the book: its `OrderAccepted` goes to `events[slot]` (the slot
-    the caller reserved before the fills) or, with `slot` -1, is appended; `LevelChanged` follows."""
+    the caller reserved before the fills) or, with `slot` -1, is appended; `LevelChanged` follows.
+    `order_key` is `cmd.order_id` as the caller has it boxed (compiled, an int is a C value that
+    becomes a new Python int each time it is used as a dict key)."""
     # `Book.rest` is inlined, and interpreted so are `Order(...)`, `Level(...)` and the event
     # constructors: this runs for most orders, and each call saved is worth a tenth of its time.
     order_id = cmd.order_id
@@ -330,7 +336,8 @@ def rest(
     else:
         levels = book.ask_levels
         key = -price
-    level = levels.get(price)
+    price_key: Any = price  # compiled, boxed once for both dict operations
+    level = levels.get(price_key)
     if level is None:
         keys = book.bid_keys if side is BID else book.ask_keys
         if COMPILED:
@@ -338,9 +345,9 @@ def rest(
         else:
             level = _new(Level)
             level.price = price
-            level.total = level.live = 0
-            level.orders = deque()
-        levels[price] = level
+            level.total = level.live = level.head = 0
+            level.orders = []
+        levels[price_key] = level
         if not keys or key > keys[-1]:
             keys.append(key)
         else:
@@ -348,7 +355,7 @@ def rest(
     level.orders.append(order)
     total = level.total = level.total + remaining
     level.live += 1
-    book.orders[order_id] = order
+    book.orders[order_key] = order  # type: ignore[index]
     if COMPILED:
         accepted = OrderAccepted(
             order_id, account, client_id, side, LIMIT, status, executed, executed_quote, remaining

@@ -16,8 +16,9 @@ no way to learn what traded.
 from __future__ import annotations
 
 import sys
+from array import array
 from pathlib import Path
-from time import perf_counter, perf_counter_ns
+from time import perf_counter_ns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -55,11 +56,8 @@ class FillRecorder(liquibook.OrderListener):  # type: ignore[misc]
         pass
 
 
-def main() -> None:
-    path, limit, budget = harness.parse_args(sys.argv)
-    callbacks = "--no-callbacks" not in sys.argv
-    stream = harness.read_stream(path, limit)
-    inputs = []
+def build(stream: list[harness.Command]) -> list[tuple[int, object]]:
+    inputs: list[tuple[int, object]] = []
     orders = {}
     for kind, order_id, _account, is_bid, price, quantity in stream:
         if kind == harness.LIMIT:
@@ -70,39 +68,61 @@ def main() -> None:
             inputs.append((2, order))
         else:
             inputs.append((1, orders.pop(order_id)))
-    book = liquibook.DepthOrderBook()
-    book.set_symbol("X")
-    recorder = FillRecorder()
-    if callbacks:
-        book.set_order_listener(recorder)
-    add, cancel = book.add, book.cancel
-    latencies = harness.new_latencies(len(inputs))
-    stop = harness.deadline(budget)
-    done = 0
-    for index, (kind, order) in enumerate(inputs):
-        if kind == 0:
-            start = perf_counter_ns()
-            add(order)
-            latencies[index] = perf_counter_ns() - start
-        elif kind == 2:
-            recorder.inbound_filled = 0
-            start = perf_counter_ns()
-            add(order)
-            if not callbacks or recorder.inbound_filled < order.order_qty():
+    return inputs
+
+
+class Session:
+    def __init__(self, callbacks: bool) -> None:
+        self.book = liquibook.DepthOrderBook()
+        self.book.set_symbol("X")
+        self.callbacks = callbacks
+        self.recorder = FillRecorder()
+        if callbacks:
+            self.book.set_order_listener(self.recorder)
+
+    def timed(self, chunk: list[tuple[int, object]], latencies: array, offset: int) -> None:  # type: ignore[type-arg]
+        add, cancel, recorder, callbacks = self.book.add, self.book.cancel, self.recorder, self.callbacks
+        for index, (kind, order) in enumerate(chunk, offset):
+            if kind == 0:
+                start = perf_counter_ns()
+                add(order)
+                latencies[index] = perf_counter_ns() - start
+            elif kind == 2:
+                recorder.inbound_filled = 0
+                start = perf_counter_ns()
+                add(order)
+                if not callbacks or recorder.inbound_filled < order.order_qty():  # type: ignore[attr-defined]
+                    cancel(order)
+                latencies[index] = perf_counter_ns() - start
+            else:
+                start = perf_counter_ns()
                 cancel(order)
-            latencies[index] = perf_counter_ns() - start
-        else:
-            start = perf_counter_ns()
-            cancel(order)
-            latencies[index] = perf_counter_ns() - start
-        done = index + 1
-        if not done % harness.BUDGET_STRIDE and perf_counter() > stop:
-            break
+                latencies[index] = perf_counter_ns() - start
+
+    def untimed(self, chunk: list[tuple[int, object]]) -> None:
+        add, cancel, recorder, callbacks = self.book.add, self.book.cancel, self.recorder, self.callbacks
+        for kind, order in chunk:
+            if kind == 0:
+                add(order)
+            elif kind == 2:
+                recorder.inbound_filled = 0
+                add(order)
+                if not callbacks or recorder.inbound_filled < order.order_qty():  # type: ignore[attr-defined]
+                    cancel(order)
+            else:
+                cancel(order)
+
+    def trades(self) -> dict[str, object]:
+        if not self.callbacks:
+            return {}
+        fills = self.recorder.fills
+        return {"trades": len(fills), "traded_lots": sum(fill[2] for fill in fills)}
+
+
+def main() -> None:
+    callbacks = "--no-callbacks" not in sys.argv
     name = "liquibook" if callbacks else "liquibook-nocallbacks"
-    extra: dict[str, object] = {}
-    if callbacks:
-        extra = {"trades": len(recorder.fills), "traded_lots": sum(fill[2] for fill in recorder.fills)}
-    harness.emit(harness.summarise(name, latencies, done, len(inputs), extra))
+    harness.run(name, build, lambda: Session(callbacks))
 
 
 if __name__ == "__main__":

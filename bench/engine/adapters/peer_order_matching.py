@@ -9,9 +9,11 @@ remainder would rest at an infinite (or zero) price, so it is cancelled; cancel 
 from __future__ import annotations
 
 import sys
+from array import array
 from datetime import datetime, timedelta
 from pathlib import Path
-from time import perf_counter, perf_counter_ns
+from time import perf_counter_ns
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -25,11 +27,8 @@ from order_matching.orders import Orders
 START = datetime(2025, 1, 1)  # noqa: DTZ001 - the library compares naive timestamps
 
 
-def main() -> None:
-    logger.remove()
-    path, limit, budget = harness.parse_args(sys.argv)
-    stream = harness.read_stream(path, limit)
-    inputs = []
+def build(stream: list[harness.Command]) -> list[tuple[int, object, object, datetime]]:
+    inputs: list[tuple[int, object, object, datetime]] = []
     for index, (kind, order_id, account, is_bid, price, quantity) in enumerate(stream):
         timestamp = START + timedelta(microseconds=index)
         side = Side.BUY if is_bid else Side.SELL
@@ -42,41 +41,73 @@ def main() -> None:
             inputs.append((1, order, Orders([order]), timestamp))
         else:
             inputs.append((2, str(order_id), None, timestamp))
-    engine = MatchingEngine(seed=1)
-    place, match, cancel = engine.place, engine.match, engine.cancel_order
-    latencies = harness.new_latencies(len(inputs))
-    stop = harness.deadline(budget)
-    done = trades = traded = 0
-    for index, (kind, order, batch, timestamp) in enumerate(inputs):
-        executed = None
-        if kind == 0:
-            start = perf_counter_ns()
-            place(batch)
-            executed = match(timestamp)
-            latencies[index] = perf_counter_ns() - start
-        elif kind == 1:
-            start = perf_counter_ns()
-            place(batch)
-            executed = match(timestamp)
-            if order.size > 0:
-                cancel(order.order_id)
-            latencies[index] = perf_counter_ns() - start
-        else:
-            start = perf_counter_ns()
-            try:  # noqa: SIM105 - contextlib.suppress would add its own cost to the timed call
-                cancel(order)
-            except ValueError:  # already filled
-                pass
-            latencies[index] = perf_counter_ns() - start
-        if executed is not None:
-            trades += len(executed.trades)
-            traded += sum(trade.size for trade in executed.trades)
-        done = index + 1
-        if not done % 64 and perf_counter() > stop:
-            break
-    extra = {"trades": trades, "traded_lots": int(traded)}
-    harness.emit(harness.summarise("order-matching", latencies, done, len(inputs), extra))
+    return inputs
+
+
+class Session:
+    def __init__(self) -> None:
+        self.engine = MatchingEngine(seed=1)
+        self.trade_count = self.traded = 0
+
+    def timed(self, chunk: list[tuple[int, Any, Any, datetime]], latencies: array, offset: int) -> None:  # type: ignore[type-arg]
+        place, match, cancel = self.engine.place, self.engine.match, self.engine.cancel_order
+        trades = traded = 0
+        for index, (kind, order, batch, timestamp) in enumerate(chunk, offset):
+            executed = None
+            if kind == 0:
+                start = perf_counter_ns()
+                place(batch)
+                executed = match(timestamp)
+                latencies[index] = perf_counter_ns() - start
+            elif kind == 1:
+                start = perf_counter_ns()
+                place(batch)
+                executed = match(timestamp)
+                if order.size > 0:
+                    cancel(order.order_id)
+                latencies[index] = perf_counter_ns() - start
+            else:
+                start = perf_counter_ns()
+                try:  # noqa: SIM105 - contextlib.suppress would add its own cost to the timed call
+                    cancel(order)
+                except ValueError:  # already filled
+                    pass
+                latencies[index] = perf_counter_ns() - start
+            if executed is not None:
+                trades += len(executed.trades)
+                traded += sum(trade.size for trade in executed.trades)
+        self.trade_count += trades
+        self.traded += traded
+
+    def untimed(self, chunk: list[tuple[int, Any, Any, datetime]]) -> None:
+        place, match, cancel = self.engine.place, self.engine.match, self.engine.cancel_order
+        trades = traded = 0
+        for kind, order, batch, timestamp in chunk:
+            executed = None
+            if kind == 0:
+                place(batch)
+                executed = match(timestamp)
+            elif kind == 1:
+                place(batch)
+                executed = match(timestamp)
+                if order.size > 0:
+                    cancel(order.order_id)
+            else:
+                try:  # noqa: SIM105 - as in the timed loop
+                    cancel(order)
+                except ValueError:
+                    pass
+            if executed is not None:
+                trades += len(executed.trades)
+                traded += sum(trade.size for trade in executed.trades)
+        self.trade_count += trades
+        self.traded += traded
+
+    def trades(self) -> dict[str, object]:
+        return {"trades": self.trade_count, "traded_lots": int(self.traded)}
 
 
 if __name__ == "__main__":
-    main()
+    logger.remove()
+    # Each command takes ~0.2 ms here: a look at the budget every 64 commands, as before.
+    harness.run("order-matching", build, Session, stride=64)

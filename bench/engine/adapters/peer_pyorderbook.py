@@ -8,8 +8,10 @@ stream's market orders never rest; cancel -> `cancel(Order)`. No accounts, no ST
 from __future__ import annotations
 
 import sys
+from array import array
 from pathlib import Path
-from time import perf_counter, perf_counter_ns
+from time import perf_counter_ns
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -20,10 +22,8 @@ SYMBOL = "X"
 UNREACHABLE_BID = 10**12
 
 
-def main() -> None:
-    path, limit, budget = harness.parse_args(sys.argv)
-    stream = harness.read_stream(path, limit)
-    inputs = []
+def build(stream: list[harness.Command]) -> list[tuple[int, Any]]:
+    inputs: list[tuple[int, Any]] = []
     orders = {}
     for kind, order_id, _account, is_bid, price, quantity in stream:
         make = bid if is_bid else ask
@@ -34,37 +34,62 @@ def main() -> None:
             inputs.append((1, make(SYMBOL, UNREACHABLE_BID if is_bid else 0, quantity)))
         else:
             inputs.append((2, orders.pop(order_id)))
-    book = Book()
-    match, cancel, standing = book.match, book.cancel, book.order_map
-    latencies = harness.new_latencies(len(inputs))
-    stop = harness.deadline(budget)
-    done = trades = traded = 0
-    for index, (kind, order) in enumerate(inputs):
-        blotter = None
-        if kind == 0:
-            start = perf_counter_ns()
-            blotter = match(order)
-            latencies[index] = perf_counter_ns() - start
-        elif kind == 1:
-            start = perf_counter_ns()
-            blotter = match(order)
-            if order.quantity:
+    return inputs
+
+
+class Session:
+    def __init__(self) -> None:
+        self.book = Book()
+        self.trade_count = self.traded = 0
+
+    def timed(self, chunk: list[tuple[int, Any]], latencies: array, offset: int) -> None:  # type: ignore[type-arg]
+        match, cancel, standing = self.book.match, self.book.cancel, self.book.order_map
+        trades = traded = 0
+        for index, (kind, order) in enumerate(chunk, offset):
+            blotter = None
+            if kind == 0:
+                start = perf_counter_ns()
+                blotter = match(order)
+                latencies[index] = perf_counter_ns() - start
+            elif kind == 1:
+                start = perf_counter_ns()
+                blotter = match(order)
+                if order.quantity:
+                    cancel(order)
+                latencies[index] = perf_counter_ns() - start
+            else:
+                start = perf_counter_ns()
+                if order.id in standing:
+                    cancel(order)
+                latencies[index] = perf_counter_ns() - start
+            if blotter is not None:
+                trades += len(blotter.trades)
+                traded += sum(trade.fill_quantity for trade in blotter.trades)
+        self.trade_count += trades
+        self.traded += traded
+
+    def untimed(self, chunk: list[tuple[int, Any]]) -> None:
+        match, cancel, standing = self.book.match, self.book.cancel, self.book.order_map
+        trades = traded = 0
+        for kind, order in chunk:
+            blotter = None
+            if kind == 0:
+                blotter = match(order)
+            elif kind == 1:
+                blotter = match(order)
+                if order.quantity:
+                    cancel(order)
+            elif order.id in standing:
                 cancel(order)
-            latencies[index] = perf_counter_ns() - start
-        else:
-            start = perf_counter_ns()
-            if order.id in standing:
-                cancel(order)
-            latencies[index] = perf_counter_ns() - start
-        if blotter is not None:
-            trades += len(blotter.trades)
-            traded += sum(trade.fill_quantity for trade in blotter.trades)
-        done = index + 1
-        if not done % harness.BUDGET_STRIDE and perf_counter() > stop:
-            break
-    extra = {"trades": trades, "traded_lots": traded}
-    harness.emit(harness.summarise("pyorderbook", latencies, done, len(inputs), extra))
+            if blotter is not None:
+                trades += len(blotter.trades)
+                traded += sum(trade.fill_quantity for trade in blotter.trades)
+        self.trade_count += trades
+        self.traded += traded
+
+    def trades(self) -> dict[str, object]:
+        return {"trades": self.trade_count, "traded_lots": self.traded}
 
 
 if __name__ == "__main__":
-    main()
+    harness.run("pyorderbook", build, Session)

@@ -7,8 +7,9 @@ the summary says which ran.
 from __future__ import annotations
 
 import sys
+from array import array
 from pathlib import Path
-from time import perf_counter, perf_counter_ns
+from time import perf_counter_ns
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[3])]
 
@@ -22,10 +23,8 @@ from exchange.engine.enums import ALLOW, ASK, BID  # noqa: E402
 from exchange.engine.events import Fill  # noqa: E402
 
 
-def main() -> None:
-    path, limit, budget = harness.parse_args(sys.argv)
-    stream = harness.read_stream(path, limit)
-    commands = []
+def build(stream: list[harness.Command]) -> list[object]:
+    commands: list[object] = []
     for kind, order_id, account, is_bid, price, quantity in stream:
         side = BID if is_bid else ASK
         if kind == harness.LIMIT:
@@ -36,35 +35,50 @@ def main() -> None:
             commands.append(market_order(order_id, account, side, quantity, self_trade_prevention=ALLOW))
         else:
             commands.append(cancel_order(order_id, account))
-    engine = MatchingEngine()
-    apply = engine.apply
-    latencies = harness.new_latencies(len(commands))
-    stop = harness.deadline(budget)
-    traded = done = 0
-    for index, command in enumerate(commands):
-        start = perf_counter_ns()
-        events = apply(command)
-        latencies[index] = perf_counter_ns() - start
-        for event in events:
-            if type(event) is Fill:
-                traded += event.lots
-        done = index + 1
-        if not done % harness.BUDGET_STRIDE and perf_counter() > stop:
-            break
-    harness.emit(
-        harness.summarise(
-            "satchel",
-            latencies,
-            done,
-            len(commands),
-            {
-                "trades": engine.trade_id,
-                "traded_lots": traded,
-                # What actually ran: SATCHEL_ENGINE=pure, or a missing build, gives the pure engine.
-                "implementation": exchange.engine.IMPLEMENTATION,
-                "engine_module": Path(engine_module.__file__ or "").name,
-            },
-        )
+    return commands
+
+
+class Session:
+    """`apply` per command; the fills are counted from the events, as a caller learns its trades."""
+
+    def __init__(self) -> None:
+        self.engine = MatchingEngine()
+        self.traded = 0
+
+    def timed(self, chunk: list[object], latencies: array, offset: int) -> None:  # type: ignore[type-arg]
+        apply, traded = self.engine.apply, 0
+        for index, command in enumerate(chunk, offset):
+            start = perf_counter_ns()
+            events = apply(command)  # type: ignore[arg-type]
+            latencies[index] = perf_counter_ns() - start
+            for event in events:
+                if type(event) is Fill:
+                    traded += event.lots
+        self.traded += traded
+
+    def untimed(self, chunk: list[object]) -> None:
+        apply, traded = self.engine.apply, 0
+        for command in chunk:
+            events = apply(command)  # type: ignore[arg-type]
+            for event in events:
+                if type(event) is Fill:
+                    traded += event.lots
+        self.traded += traded
+
+    def trades(self) -> dict[str, object]:
+        return {"trades": self.engine.trade_id, "traded_lots": self.traded}
+
+
+def main() -> None:
+    harness.run(
+        "satchel",
+        build,
+        Session,
+        # What actually ran: SATCHEL_ENGINE=pure, or a missing build, gives the pure engine.
+        {
+            "implementation": exchange.engine.IMPLEMENTATION,
+            "engine_module": Path(engine_module.__file__ or "").name,
+        },
     )
 
 

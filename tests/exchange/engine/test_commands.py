@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 
 import pytest
 
 from exchange.engine.commands import (
     CancelAll,
     CancelOrder,
+    MalformedCancelOrder,
+    MalformedPlaceOrder,
     PlaceOrder,
     cancel_all,
     cancel_order,
@@ -105,6 +109,52 @@ def test_malformed_placements_are_rejected_by_the_engine_without_changing_anythi
     assert command.rejection is reason
     assert events == [OrderRejected(command.order_id, command.account_id, command.client_id, reason)]
     assert engine.snapshot().orders == before.orders
+
+
+def test_a_malformed_placement_is_its_python_twin_holding_the_fields_as_given():
+    built = PlaceOrder("1", 2, BID, LIMIT, 5, 100.5)  # type: ignore[arg-type]
+    assert type(built) is MalformedPlaceOrder
+    assert (built.order_id, built.price, built.rejection) == ("1", 100.5, RejectReason.INVALID_PRICE)
+    assert limit_order("1", 2, BID, 100.5, 5) == built
+    assert type(limit_order(1, 2, BID, 0, 5)) is MalformedPlaceOrder  # right types, wrong value
+    assert type(PlaceOrder(1, 2, BID, LIMIT, 5, 100)) is PlaceOrder
+    assert PlaceOrder(order_id=1, account_id=2, side=BID, order_type=LIMIT, quantity=5, price=100) == (
+        limit_order(1, 2, BID, 100, 5)
+    )
+    assert (
+        dataclasses.replace(limit_order(1, 2, BID, 100, 5), price=-1).rejection is RejectReason.INVALID_PRICE
+    )
+
+
+def test_commands_copy_and_pickle_as_equal_commands():
+    commands = [
+        limit_order(1, 2, BID, 100, 5, IOC, False, ALLOW, 7),
+        market_order(1, 2, ASK, quantity=5, trigger_price=90, trigger_kind=TriggerKind.TAKE_PROFIT),
+        limit_order(1, 2, BID, 0, 5),
+        cancel_order(3, 4),
+        cancel_order("3", 4),  # type: ignore[arg-type]
+        cancel_all(4, CancelScope.TRIGGER),
+    ]
+    for command in commands:
+        pickled = pickle.loads(pickle.dumps(command))  # noqa: S301 - bytes made just above
+        for twin in (copy.copy(command), copy.deepcopy(command), pickled):
+            assert type(twin) is type(command)
+            assert twin == command
+            assert getattr(twin, "rejection", None) is getattr(command, "rejection", None)
+
+
+def test_a_cancel_with_ids_of_another_type_is_looked_up_as_given():
+    engine = MatchingEngine()
+    engine.apply(limit_order(1, 2, ASK, 101, 1))
+    command = CancelOrder("1", 2)  # type: ignore[arg-type]
+    assert type(command) is MalformedCancelOrder
+    assert type(cancel_order("1", 2)) is MalformedCancelOrder  # type: ignore[arg-type]
+    assert [type(e).__name__ for e in engine.apply(command)] == ["CancelRejected"]
+    # True equals 1 as a dict key: cancelled, as before commands were split by type.
+    assert [type(e).__name__ for e in engine.apply(CancelOrder(True, 2))] == [
+        "OrderCancelled",
+        "LevelChanged",
+    ]
 
 
 def test_well_formed_variants_have_no_rejection():

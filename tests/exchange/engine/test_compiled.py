@@ -47,8 +47,8 @@ def test_the_compiled_engine_is_what_loads_when_built():
     assert exchange.engine.IMPLEMENTATION == "compiled"
     for name in COMPILED_MODULES:
         assert _module_file(name).endswith(".so"), name
-    # A placement's fields may hold anything until checked, so commands stay interpreted.
-    for name in ("commands", "spec", "state"):
+    # The edges (Decimal conversions, snapshots) stay interpreted.
+    for name in ("spec", "state"):
         assert _module_file(name).endswith(".py"), name
 
 

@@ -17,6 +17,7 @@ are answered as before, and a streaming response stops when the client goes away
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -36,8 +37,11 @@ MAX_IDLE_THREADS = 64
 class PooledThreadASGIHandler(ASGIHandler):
     """HTTP only; WebSocket goes to Channels (config/asgi.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, on_loop: Callable[[], None] | None = None) -> None:
+        """`on_loop` runs on the serving loop before each request (idempotent: e.g. start a
+        process-wide listener the first time)."""
         base.BaseHandler.__init__(self)
+        self._on_loop = on_loop
         # The chain runs inside the borrowed thread, so it is loaded synchronously, as for WSGI.
         self.load_middleware(is_async=False)
         self._idle: list[ThreadPoolExecutor] = []
@@ -45,6 +49,8 @@ class PooledThreadASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        if self._on_loop is not None:
+            self._on_loop()
         # Only the event loop's thread touches the idle list: no lock needed.
         executor = self._idle.pop() if self._idle else ThreadPoolExecutor(1, thread_name_prefix="http")
         finished = False

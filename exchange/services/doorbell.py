@@ -16,6 +16,8 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
+from exchange.services.done_listener import DONE_CHANNEL, done_listener_ready, done_message
+
 logger = logging.getLogger(__name__)
 
 DONE_KEY_TTL_SECONDS = 30
@@ -177,14 +179,16 @@ def doorbell_wait_end(*, market_id: int, waiter: str) -> None:
 
 
 # One round trip per batch whatever its size: a pipeline of RPUSH + EXPIRE per command cost
-# ~45 us of client time per command (docs/PERFORMANCE.md, sequencer).
+# ~45 us of client time per command (docs/PERFORMANCE.md, sequencer). A key per command for a
+# `BLPOP` waiter, and one notice on the pub/sub channel web processes listen to (done_listener).
 _NOTIFY_SCRIPT = """
-for i = 2, #ARGV do
+for i = 4, #ARGV do
   local key = KEYS[1] .. ARGV[i]
   redis.call('RPUSH', key, 1)
   redis.call('EXPIRE', key, ARGV[1])
 end
-return #ARGV - 1
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return #ARGV - 3
 """
 
 
@@ -198,13 +202,20 @@ def command_done_notify(*, market_id: int, sequences: list[int]) -> None:
     if not sequences:
         return
     try:
-        _notify_script()(keys=[_done_prefix(market_id)], args=[DONE_KEY_TTL_SECONDS, *sequences])
+        message = done_message(market_id=market_id, sequences=sequences)
+        _notify_script()(
+            keys=[_done_prefix(market_id)], args=[DONE_KEY_TTL_SECONDS, DONE_CHANNEL, message, *sequences]
+        )
     except redis.RedisError:
         logger.warning("could not notify waiters of market %s", market_id, exc_info=True)
 
 
 def command_done_wait(*, market_id: int, sequence: int, timeout: float) -> bool:
-    """Block until the worker says `sequence` is applied, at most `timeout` seconds."""
+    """Block until the worker says `sequence` is applied, at most `timeout` seconds: on the
+    process's shared subscription when it has one (a web process), else on a `BLPOP` of its own."""
+    listener = done_listener_ready()
+    if listener is not None:
+        return listener.wait(market_id=market_id, sequence=sequence, timeout=timeout)
     with contextlib.suppress(redis.RedisError):
         return _redis().blpop([_done_key(market_id, sequence)], timeout=timeout) is not None
     return False

@@ -193,3 +193,19 @@ def test_websocket_scopes_are_refused():
     handler = PooledThreadASGIHandler()
     with pytest.raises(ValueError, match="only handle ASGI/HTTP"):
         _run(handler({"type": "websocket"}, None, None))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_loop_hook_runs_on_the_serving_loop_before_each_request(settings):
+    settings.ROOT_URLCONF = __name__
+    loops: list[asyncio.AbstractEventLoop] = []
+    handler = PooledThreadASGIHandler(on_loop=lambda: loops.append(asyncio.get_running_loop()))
+
+    async def two() -> asyncio.AbstractEventLoop:
+        await _call(handler, "/where")
+        await _call(handler, "/where")
+        return asyncio.get_running_loop()
+
+    serving = _run(two())
+
+    assert loops == [serving, serving]

@@ -1,0 +1,128 @@
+"""A web process's shared subscription to "command done" notices (exchange/services/done_listener.py):
+a REST call waiting for the matching worker sleeps on a future the process's event loop resolves,
+instead of a Redis `BLPOP` of its own. Against the suite's real Redis; the market ids are made up
+(only Redis keys and the notice channel are involved).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from exchange.services import done_listener, doorbell
+
+MARKET = 990_001
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop in its own thread, as uvicorn's, with the listener started on it."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> None:
+        done_listener.done_listener_start()
+
+    asyncio.run_coroutine_threadsafe(start(), loop).result(5)
+    _until(lambda: done_listener.done_listener_ready() is not None)
+    yield loop
+    listener = done_listener._listener
+    assert listener is not None
+    loop.call_soon_threadsafe(listener.stop)
+    time.sleep(0.05)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+    done_listener._listener = None
+
+
+def _until(condition, seconds: float = 5) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _notify_later(sequences: list[int], delay: float) -> threading.Thread:
+    def notify() -> None:
+        time.sleep(delay)
+        doorbell.command_done_notify(market_id=MARKET, sequences=sequences)
+
+    thread = threading.Thread(target=notify)
+    thread.start()
+    return thread
+
+
+def _clear(*sequences: int) -> None:
+    doorbell._redis().delete(*(doorbell._done_key(MARKET, sequence) for sequence in sequences))
+
+
+def test_a_waiter_wakes_on_the_shared_subscription(loop):
+    _clear(1, 2)
+    notifier = _notify_later([1, 2], delay=0.1)
+    started = time.monotonic()
+
+    assert doorbell.command_done_wait(market_id=MARKET, sequence=2, timeout=3) is True
+    notifier.join()
+
+    assert time.monotonic() - started < 1
+    # Woken by the notice, not by a BLPOP: the per-command key is still there, unread.
+    assert doorbell._redis().llen(doorbell._done_key(MARKET, 2)) == 1
+    assert done_listener._listener._waiting == {}
+
+
+def test_a_notice_that_comes_before_the_wait_still_counts(loop):
+    _clear(3)
+    doorbell.command_done_notify(market_id=MARKET, sequences=[3])
+    listener = done_listener._listener
+    _until(lambda: (MARKET, 3) in listener._recent)
+    doorbell._redis().delete(doorbell._done_key(MARKET, 3))  # a BLPOP would now wait in vain
+
+    assert doorbell.command_done_wait(market_id=MARKET, sequence=3, timeout=3) is True
+    assert (MARKET, 3) not in listener._recent
+
+
+def test_no_notice_means_false_after_the_wait_and_nothing_left_behind(loop):
+    started = time.monotonic()
+
+    assert doorbell.command_done_wait(market_id=MARKET, sequence=4, timeout=0.2) is False
+
+    assert 0.2 <= time.monotonic() - started < 1
+    _until(lambda: done_listener._listener._waiting == {})
+
+
+def test_a_lost_subscription_answers_waiters_at_once_then_comes_back(loop, monkeypatch):
+    monkeypatch.setattr(done_listener, "RECONNECT_SECONDS", 0.05)
+    listener = done_listener._listener
+    answer: list[bool] = []
+    waiter = threading.Thread(
+        target=lambda: answer.append(doorbell.command_done_wait(market_id=MARKET, sequence=5, timeout=10))
+    )
+    waiter.start()
+    _until(lambda: (MARKET, 5) in listener._waiting)
+    started = time.monotonic()
+
+    doorbell._redis().client_kill_filter(_type="pubsub")
+    waiter.join(5)
+
+    assert answer == [False]  # the order is answered as accepted rather than after 10 s
+    assert time.monotonic() - started < 2
+    _until(lambda: listener.ready)  # subscribed again
+    _clear(6)
+    notifier = _notify_later([6], delay=0.1)
+    assert doorbell.command_done_wait(market_id=MARKET, sequence=6, timeout=3) is True
+    notifier.join()
+
+
+def test_without_a_listener_the_wait_is_a_blpop_of_its_own():
+    assert done_listener.done_listener_ready() is None
+    _clear(7)
+    doorbell.command_done_notify(market_id=MARKET, sequences=[7])
+
+    assert doorbell.command_done_wait(market_id=MARKET, sequence=7, timeout=1) is True
+    assert doorbell._redis().llen(doorbell._done_key(MARKET, 7)) == 0  # consumed by the BLPOP

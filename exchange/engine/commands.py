@@ -105,7 +105,7 @@ class PlaceOrder:
         trigger_price: object = None,
         trigger_kind: object = None,
     ) -> Any:
-        reason = _placement_error(
+        malformed = _malformed(
             order_id,
             account_id,
             side,
@@ -121,24 +121,8 @@ class PlaceOrder:
             trigger_price,
             trigger_kind,
         )
-        if reason is not None:
-            return MalformedPlaceOrder(
-                order_id,
-                account_id,
-                side,
-                order_type,
-                quantity,
-                price,
-                quote_quantity,
-                quote_limit,
-                time_in_force,
-                post_only,
-                self_trade_prevention,
-                client_id,
-                trigger_price,
-                trigger_kind,
-                reason,
-            )
+        if malformed is not None:
+            return malformed
         self = object.__new__(cls)
         # Well-formed, so every field has its declared type (the casts are checks when compiled).
         object.__setattr__(self, "order_id", cast(int, order_id))
@@ -304,6 +288,14 @@ def placement_error(cmd: Any) -> RejectReason | None:
     )
 
 
+def _malformed(*fields: object) -> MalformedPlaceOrder | None:
+    """The twin of a placement whose fields (in `PlaceOrder`'s order) `_placement_error` refuses,
+    else None: the one check behind both the native constructor and the interpreted factory."""
+    reason = _placement_error(*fields)
+    # mypy cannot tell that the fourteen fields stop short of `rejection`.
+    return None if reason is None else MalformedPlaceOrder(*fields, rejection=reason)  # type: ignore[arg-type, misc]
+
+
 def _placement_error(
     order_id: object,
     account_id: object,
@@ -411,7 +403,7 @@ def _place(
             trigger_price,
             trigger_kind,
         )
-    reason = _placement_error(
+    malformed = _malformed(
         order_id,
         account_id,
         side,
@@ -427,24 +419,8 @@ def _place(
         trigger_price,
         trigger_kind,
     )
-    if reason is not None:
-        return MalformedPlaceOrder(
-            order_id,
-            account_id,
-            side,
-            order_type,
-            quantity,
-            price,
-            quote_quantity,
-            quote_limit,
-            time_in_force,
-            post_only,
-            self_trade_prevention,
-            client_id,
-            trigger_price,
-            trigger_kind,
-            reason,
-        )
+    if malformed is not None:
+        return malformed
     # Interpreted: the draft trick (see `_frozen`).
     command: Any = _new(_PlaceDraft)
     command.order_id = order_id

@@ -63,27 +63,3 @@ def allocate_ids(table: str, count: int) -> list[int]:
             [count],
         )
         return [row[0] for row in cursor.fetchall()]
-
-
-def update_from_rows(
-    table: str,
-    key: str,
-    columns: Sequence[tuple[str, str]],
-    rows: Iterable[Sequence[Any]],
-    *,
-    set_sql: str | None = None,
-) -> None:
-    """UPDATE `table` from rows (key first, then `columns` as (name, SQL type)) via a temporary table.
-
-    `set_sql` overrides the SET clause (e.g. `balance = t.balance + s.delta`); by default each
-    column is assigned.
-    """
-    temp = f"_upd_{table}"
-    definition = ", ".join(f"{name} {sql_type}" for name, sql_type in [(key, "bigint"), *columns])
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {temp} ({definition}) ON COMMIT DELETE ROWS")
-    copy_rows(temp, [key, *(name for name, _ in columns)], rows)
-    assignments = set_sql or ", ".join(f"{name} = s.{name}" for name, _ in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} AS t SET {assignments} FROM {temp} AS s WHERE t.{key} = s.{key}")  # noqa: S608
-        cursor.execute(f"DELETE FROM {temp}")  # noqa: S608  (also emptied at commit; a batch may run twice per tx)

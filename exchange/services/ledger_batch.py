@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.db_copy import array_literal, copy_rows
+from core.db_copy import allocate_ids, array_literal, copy_rows
 from core.errors import InsufficientFunds, LedgerImbalance
 from exchange.models import AccountKind, Asset
 from exchange.models.ledger import SIGNED_KINDS
@@ -88,13 +88,6 @@ def _check_balanced(entry: PendingEntry) -> None:
         raise LedgerImbalance(f"unbalanced batch entry {entry.reference}: {totals}")
 
 
-def ledger_post_many(entries: Sequence[PendingEntry]) -> None:
-    """Post every entry or none (the caller's transaction). Raises LedgerImbalance or
-    InsufficientFunds; amounts must already be quantised to their assets."""
-    ledger_entries_insert(entries)
-    ledger_balances_apply(entries)
-
-
 def ledger_entries_insert(entries: Sequence[PendingEntry]) -> None:
     """The journal entries and lines of `entries` (each checked balanced; raises LedgerImbalance),
     not yet the balances: `ledger_balances_apply` must follow for the same entries in the same
@@ -104,12 +97,8 @@ def ledger_entries_insert(entries: Sequence[PendingEntry]) -> None:
         return
     for entry in entries:
         _check_balanced(entry)
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('exchange_journalentry', 'id')) FROM generate_series(1, %s)",
-            [len(entries)],
-        )
-        entry_ids = [row[0] for row in cursor.fetchall()]
+    with transaction.atomic(savepoint=False):
+        entry_ids = allocate_ids("exchange_journalentry", len(entries))
         now = timezone.now()
         copy_rows(
             "exchange_journalentry",

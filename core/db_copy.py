@@ -17,8 +17,10 @@ from django.db import connection
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """COPY rows into `table` (names are code constants, never user input)."""
+    """COPY rows into `table` (names are code constants, never user input). A failure raises
+    Django's exception classes (IntegrityError...), as a statement through the ORM would."""
     with (
+        connection.wrap_database_errors,
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
     ):

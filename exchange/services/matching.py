@@ -95,6 +95,14 @@ def _trigger_kind(side: str, trigger_ticks: int, last_price: int | None) -> Trig
     return TriggerKind.TAKE_PROFIT if upward else TriggerKind.STOP_LOSS
 
 
+# Engine enums by value: a dict lookup instead of an Enum call per command (an unknown value
+# still goes through the Enum call, which raises ValueError as before).
+_SIDES = {member.value: member for member in EngineSide}
+_ORDER_TYPES = {member.value: member for member in EngineOrderType}
+_TIFS = {member.value: member for member in EngineTif}
+_STPS = {member.value: member for member in EngineStp}
+
+
 def _place(
     *,
     order_id: int,
@@ -121,15 +129,15 @@ def _place(
     return ec.PlaceOrder(
         order_id=order_id,
         account_id=account_id,
-        side=EngineSide(side),
-        order_type=EngineOrderType(order_type),
+        side=_SIDES.get(side) or EngineSide(side),
+        order_type=_ORDER_TYPES.get(order_type) or EngineOrderType(order_type),
         quantity=spec.quantity_to_lots(quantity) if quantity is not None else None,
         price=spec.price_to_ticks(price) if price is not None else None,
         quote_quantity=spec.quote_to_units_floor(quote_quantity) if quote_quantity is not None else None,
         quote_limit=quote_limit,
-        time_in_force=EngineTif(time_in_force),
+        time_in_force=_TIFS.get(time_in_force) or EngineTif(time_in_force),
         post_only=post_only,
-        self_trade_prevention=EngineStp(self_trade_prevention),
+        self_trade_prevention=_STPS.get(self_trade_prevention) or EngineStp(self_trade_prevention),
         client_id=client_id,
         trigger_price=trigger_ticks,
         trigger_kind=_trigger_kind(side, trigger_ticks, last_price) if trigger_ticks is not None else None,

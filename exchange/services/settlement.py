@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.utils import timezone
 
-from core.db_copy import array_literal, copy_rows
+from core.db_copy import array_literal, copy_rows, copy_text
 from core.money import quantise, render
 from exchange.engine import events as ev
 from exchange.engine.engine import MatchingEngine
@@ -333,16 +333,20 @@ class BatchWriter:
         base, quote_asset = self.base, self.quote
         buyer_fee = quantise(quantity * buyer_rate, self.base_step, ROUND_UP) if buyer_rate else _ZERO
         seller_fee = quantise(quote * seller_rate, self.quote_step, ROUND_UP) if seller_rate else _ZERO
-        entry = PendingEntry(kind=_TRADE, reference=self.trade_reference + str(fill.trade_id))
         base_id, quote_id = base.pk, quote_asset.pk
         buyer, seller, house = self._accounts_of(buyer_id), self._accounts_of(seller_id), self._accounts_of(0)
-        entry.add(buyer[0], quote_id, -quote)
-        entry.add(seller[1], quote_id, quote - seller_fee)
-        entry.add(house[0], quote_id, seller_fee)
-        entry.add(seller[2], base_id, -quantity)
-        entry.add(buyer[3], base_id, quantity - buyer_fee)
-        entry.add(house[1], base_id, buyer_fee)
-        self.entries.append(entry)
+        # The six lines (PendingEntry.add's rule inline: a zero amount makes no line).
+        lines = [
+            (buyer[0], quote_id, -quote),
+            (seller[1], quote_id, quote - seller_fee),
+            (house[0], quote_id, seller_fee),
+            (seller[2], base_id, -quantity),
+            (buyer[3], base_id, quantity - buyer_fee),
+            (house[1], base_id, buyer_fee),
+        ]
+        if not (seller_fee and buyer_fee and lines[1][2] and lines[4][2]):
+            lines = [line for line in lines if line[2]]
+        self.entries.append(PendingEntry(_TRADE, self.trade_reference + str(fill.trade_id), lines))
         maker_order_id, taker_order_id = fill.maker_order_id, fill.taker_order_id
         buyer_order, seller_order = (
             (taker_order_id, maker_order_id) if taker_is_buyer else (maker_order_id, taker_order_id)
@@ -545,7 +549,12 @@ class BatchWriter:
         entries and lines). Locks no existing row, so it may run while the previous batch
         commits (exchange/services/matching.py)."""
         if self.fills:
-            copy_rows("exchange_fill", FILL_COLUMNS, self.fills)
+            # Every value is an int, a Decimal, a datetime or a side ("Bid"/"Ask"): COPY text as is.
+            copy_text(
+                "exchange_fill",
+                FILL_COLUMNS,
+                "".join(["\t".join(map(str, row)) + "\n" for row in self.fills]),
+            )
         ledger_entries_insert(self.entries)
 
     def write_shared_rows(self, end: BatchEnd) -> None:

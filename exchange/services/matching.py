@@ -103,6 +103,44 @@ _TIFS = {member.value: member for member in EngineTif}
 _STPS = {member.value: member for member in EngineStp}
 
 
+class SpecMemo:
+    """A market's conversions into engine units with each distinct value converted once (per
+    batch: prices and sizes repeat). Only Decimals are remembered, since a float equal to one
+    would hash alike and must still be refused; a value that fails is not remembered either."""
+
+    __slots__ = ("_floors", "_lots", "_ticks", "spec")
+
+    def __init__(self, spec: MarketSpec) -> None:
+        self.spec = spec
+        self._ticks: dict[Decimal, int] = {}
+        self._lots: dict[Decimal, int] = {}
+        self._floors: dict[Decimal, int] = {}
+
+    def price_to_ticks(self, price: Decimal) -> int:
+        ticks = self._ticks.get(price) if type(price) is Decimal else None
+        if ticks is None:
+            ticks = self.spec.price_to_ticks(price)
+            if type(price) is Decimal:
+                self._ticks[price] = ticks
+        return ticks
+
+    def quantity_to_lots(self, quantity: Decimal) -> int:
+        lots = self._lots.get(quantity) if type(quantity) is Decimal else None
+        if lots is None:
+            lots = self.spec.quantity_to_lots(quantity)
+            if type(quantity) is Decimal:
+                self._lots[quantity] = lots
+        return lots
+
+    def quote_to_units_floor(self, quote: Decimal) -> int:
+        units = self._floors.get(quote) if type(quote) is Decimal else None
+        if units is None:
+            units = self.spec.quote_to_units_floor(quote)
+            if type(quote) is Decimal:
+                self._floors[quote] = units
+        return units
+
+
 def _place(
     *,
     order_id: int,
@@ -118,7 +156,7 @@ def _place(
     self_trade_prevention: str,
     client_id: int | None,
     trigger_price: Decimal | None,
-    spec: MarketSpec,
+    spec: MarketSpec | SpecMemo,
     last_price: int | None,
 ) -> ec.PlaceOrder:
     trigger_ticks = spec.price_to_ticks(trigger_price) if trigger_price is not None else None
@@ -209,7 +247,7 @@ def engine_command(command: MarketCommand, spec: MarketSpec, engine: MatchingEng
     )
 
 
-def _row_command(row: CommandRow, spec: MarketSpec, last_price: int | None) -> ec.Command:
+def _row_command(row: CommandRow, spec: MarketSpec | SpecMemo, last_price: int | None) -> ec.Command:
     if row.kind == CommandKind.PLACE:
         return _place(
             order_id=row.order_id,  # type: ignore[arg-type]
@@ -456,9 +494,10 @@ def _batch_prepare(cached: CachedMarket, commands: list[CommandRow]) -> Prepared
     )
     writer = BatchWriter(market=market, spec=spec)
     record = writer.record
+    memo = SpecMemo(spec)
     for command in commands:
         update_before = engine.update_id
-        events = engine.apply(_row_command(command, spec, engine.last_price))
+        events = engine.apply(_row_command(command, memo, engine.last_price))
         record(
             command.sequence,
             command.kind,

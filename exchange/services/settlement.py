@@ -575,11 +575,13 @@ class BatchWriter:
         entries and lines). Locks no existing row, so it may run while the previous batch
         commits (exchange/services/matching.py)."""
         if self.fills:
-            # Every value is an int, a Decimal, a datetime or a side ("Bid"/"Ask"): COPY text as is.
+            # Every value is an int, a Decimal or a side ("Bid"/"Ask"): COPY text as is. The last
+            # is the batch's `now`, formatted once rather than once per row.
+            end = f"\t{self.now}\n"
             copy_text(
                 "exchange_fill",
                 FILL_COLUMNS,
-                "".join(["\t".join(map(str, row)) + "\n" for row in self.fills]),
+                "".join(["\t".join(map(str, row[:-1])) + end for row in self.fills]),
             )
         ledger_entries_insert(self.entries)
 

@@ -1,8 +1,10 @@
 """The matching worker's shortcuts give exactly what the general code gives: fees by one quantize
-for power-of-ten steps, and conversions into engine units remembered per batch."""
+for power-of-ten steps, and conversions into engine units remembered per batch; and the cyclic
+collector, paused while a drain runs, always resumes."""
 
 from __future__ import annotations
 
+import gc
 from decimal import ROUND_UP, Decimal
 
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 from core.money import quantise
 from exchange.engine.spec import MarketSpec, SpecError
-from exchange.services.matching import SpecMemo
+from exchange.services.matching import SpecMemo, _gc_paused
 from exchange.services.settlement import BatchWriter, _exponent
 
 STEPS = [Decimal(1).scaleb(-places) for places in range(13)] + [
@@ -73,3 +75,25 @@ def test_a_remembered_value_does_not_let_an_equal_float_or_a_non_multiple_throug
         memo.price_to_ticks(Decimal("20.25"))
     with pytest.raises(SpecError):
         memo.quantity_to_lots(3.0)  # type: ignore[arg-type]
+
+
+def test_the_collector_pauses_during_a_drain_and_resumes_after_even_on_error():
+    assert gc.isenabled()
+    seen = []
+
+    def drain() -> None:
+        with _gc_paused():
+            seen.append(gc.isenabled())
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        drain()
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _gc_paused():
+            pass
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()

@@ -408,8 +408,9 @@ class PreparedBatch:
 
 
 # Full batches in flight under a backlog, each on its own writer thread and connection
-# (`settings.MATCHING_WRITERS` overrides; 1 writes one batch at a time).
-WRITERS = 2
+# (`settings.MATCHING_WRITERS` overrides; 1 writes one batch at a time). Three since the worker's
+# interpreter stopped being the limit: +10-25 % over two on a quiet machine (docs/PERFORMANCE.md).
+WRITERS = 3
 
 
 def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:

@@ -17,13 +17,38 @@ from django.db import connection
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """COPY rows into `table` (names are code constants, never user input)."""
+    """COPY rows into `table` (names are code constants, never user input). A failure raises
+    Django's exception classes (IntegrityError...), as a statement through the ORM would."""
     with (
+        connection.wrap_database_errors,
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def copy_text(table: str, columns: Sequence[str], text: str) -> None:
+    """COPY `text`, rows already in PostgreSQL's text format (tab-separated, newline-terminated,
+    `\\N` for NULL, strings through `copy_escape`), into `table`. For the hot paths whose values are
+    all ints, Decimals, datetimes and known strings: an f-string per row costs a fraction of
+    psycopg's per-value dumping in `copy_rows`."""
+    if not text:
+        return
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        copy.write(text)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_escape(text: str) -> str:
+    """A string as a value of COPY's text format."""
+    return text.translate(_COPY_ESCAPES)
 
 
 def array_literal(values: Iterable[int | Decimal | bool | str | None]) -> str:

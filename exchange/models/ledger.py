@@ -86,6 +86,8 @@ class EntryKind(models.TextChoices):
     ADJUSTMENT = "adjustment", "Adjustment"
 
 
+# The foreign keys of journal entries and lines are checked per statement by triggers
+# (db_constraint=False here; migration exchange/0006): the matching worker writes them in bulk.
 class JournalEntry(models.Model):
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     # What caused it ("deposit:42", "fill:1337"); with `idempotency_key` a replayed command posts once.
@@ -97,6 +99,7 @@ class JournalEntry(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        db_constraint=False,
         related_name="+",
         db_index=False,
     )
@@ -111,12 +114,18 @@ class JournalEntry(models.Model):
 
 
 class JournalLine(models.Model):
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, db_constraint=False, related_name="lines"
+    )
     # Indexed only through (account, id) below: each index on this table costs the matching worker
     # WAL on every line (six per fill), and nothing looks lines up by asset.
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="lines", db_index=False)
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, db_constraint=False, related_name="lines", db_index=False
+    )
     # Denormalised from the account so the per-asset zero-sum check is one GROUP BY.
-    asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", db_index=False)
+    asset = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, db_constraint=False, related_name="+", db_index=False
+    )
     amount = amount_field()
 
     class Meta:

@@ -164,24 +164,44 @@ class Fill(models.Model):
     # Each index costs the matching worker WAL and time on every fill (docs/PERFORMANCE.md), so
     # only the ones a reader uses: (market, trade_id) unique also serves newest-first and by-market
     # scans, (maker_user, -id) and (taker_user, -id) serve lookups by user; nothing reads by fee asset.
-    market = models.ForeignKey(Market, on_delete=models.PROTECT, related_name="fills", db_index=False)
+    # Its foreign keys are checked per statement by triggers (db_constraint=False here; migration
+    # exchange/0006): Django's per-row deferred checks were most of the database's work per batch.
+    market = models.ForeignKey(
+        Market, on_delete=models.PROTECT, db_constraint=False, related_name="fills", db_index=False
+    )
     trade_id = models.PositiveBigIntegerField()
     price = amount_field()
     quantity = amount_field()
     quote_quantity = amount_field()
     taker_side = models.CharField(max_length=3, choices=Side.choices)
-    maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="maker_fills")
-    taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="taker_fills")
+    maker_order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, db_constraint=False, related_name="maker_fills"
+    )
+    taker_order = models.ForeignKey(
+        Order, on_delete=models.PROTECT, db_constraint=False, related_name="taker_fills"
+    )
     maker_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
     )
     taker_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        db_constraint=False,
+        related_name="+",
+        db_index=False,
     )
     maker_fee = amount_field()
-    maker_fee_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", db_index=False)
+    maker_fee_asset = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, db_constraint=False, related_name="+", db_index=False
+    )
     taker_fee = amount_field()
-    taker_fee_asset = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="+", db_index=False)
+    taker_fee_asset = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, db_constraint=False, related_name="+", db_index=False
+    )
     sequence = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
 

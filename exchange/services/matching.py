@@ -12,6 +12,7 @@ MarketState row, as on the API side (exchange/services/orders.py).
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -95,6 +96,52 @@ def _trigger_kind(side: str, trigger_ticks: int, last_price: int | None) -> Trig
     return TriggerKind.TAKE_PROFIT if upward else TriggerKind.STOP_LOSS
 
 
+# Engine enums by value: a dict lookup instead of an Enum call per command (an unknown value
+# still goes through the Enum call, which raises ValueError as before).
+_SIDES = {member.value: member for member in EngineSide}
+_ORDER_TYPES = {member.value: member for member in EngineOrderType}
+_TIFS = {member.value: member for member in EngineTif}
+_STPS = {member.value: member for member in EngineStp}
+
+
+class SpecMemo:
+    """A market's conversions into engine units with each distinct value converted once (per
+    batch: prices and sizes repeat). Only Decimals are remembered, since a float equal to one
+    would hash alike and must still be refused; a value that fails is not remembered either."""
+
+    __slots__ = ("_floors", "_lots", "_ticks", "spec")
+
+    def __init__(self, spec: MarketSpec) -> None:
+        self.spec = spec
+        self._ticks: dict[Decimal, int] = {}
+        self._lots: dict[Decimal, int] = {}
+        self._floors: dict[Decimal, int] = {}
+
+    def price_to_ticks(self, price: Decimal) -> int:
+        ticks = self._ticks.get(price) if type(price) is Decimal else None
+        if ticks is None:
+            ticks = self.spec.price_to_ticks(price)
+            if type(price) is Decimal:
+                self._ticks[price] = ticks
+        return ticks
+
+    def quantity_to_lots(self, quantity: Decimal) -> int:
+        lots = self._lots.get(quantity) if type(quantity) is Decimal else None
+        if lots is None:
+            lots = self.spec.quantity_to_lots(quantity)
+            if type(quantity) is Decimal:
+                self._lots[quantity] = lots
+        return lots
+
+    def quote_to_units_floor(self, quote: Decimal) -> int:
+        units = self._floors.get(quote) if type(quote) is Decimal else None
+        if units is None:
+            units = self.spec.quote_to_units_floor(quote)
+            if type(quote) is Decimal:
+                self._floors[quote] = units
+        return units
+
+
 def _place(
     *,
     order_id: int,
@@ -110,7 +157,7 @@ def _place(
     self_trade_prevention: str,
     client_id: int | None,
     trigger_price: Decimal | None,
-    spec: MarketSpec,
+    spec: MarketSpec | SpecMemo,
     last_price: int | None,
 ) -> ec.PlaceOrder:
     trigger_ticks = spec.price_to_ticks(trigger_price) if trigger_price is not None else None
@@ -121,15 +168,15 @@ def _place(
     return ec.PlaceOrder(
         order_id=order_id,
         account_id=account_id,
-        side=EngineSide(side),
-        order_type=EngineOrderType(order_type),
+        side=_SIDES.get(side) or EngineSide(side),
+        order_type=_ORDER_TYPES.get(order_type) or EngineOrderType(order_type),
         quantity=spec.quantity_to_lots(quantity) if quantity is not None else None,
         price=spec.price_to_ticks(price) if price is not None else None,
         quote_quantity=spec.quote_to_units_floor(quote_quantity) if quote_quantity is not None else None,
         quote_limit=quote_limit,
-        time_in_force=EngineTif(time_in_force),
+        time_in_force=_TIFS.get(time_in_force) or EngineTif(time_in_force),
         post_only=post_only,
-        self_trade_prevention=EngineStp(self_trade_prevention),
+        self_trade_prevention=_STPS.get(self_trade_prevention) or EngineStp(self_trade_prevention),
         client_id=client_id,
         trigger_price=trigger_ticks,
         trigger_kind=_trigger_kind(side, trigger_ticks, last_price) if trigger_ticks is not None else None,
@@ -201,7 +248,7 @@ def engine_command(command: MarketCommand, spec: MarketSpec, engine: MatchingEng
     )
 
 
-def _row_command(row: CommandRow, spec: MarketSpec, last_price: int | None) -> ec.Command:
+def _row_command(row: CommandRow, spec: MarketSpec | SpecMemo, last_price: int | None) -> ec.Command:
     if row.kind == CommandKind.PLACE:
         return _place(
             order_id=row.order_id,  # type: ignore[arg-type]
@@ -326,9 +373,27 @@ def market_drain(market_id: int, *, max_seconds: float = 30.0) -> DrainReport:
             if not acquired:
                 report.busy = True
                 return report
-            _drain_locked(market_id, deadline, report)
+            with _gc_paused():
+                _drain_locked(market_id, deadline, report)
         if time.monotonic() >= deadline or not market_has_pending(market_id):
             return report
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a drain runs (both its threads; it resumes, and catches
+    up, when the drain ends). A batch allocates a few hundred thousand small lists and tuples,
+    none of them in a cycle, so reference counting frees them all; but each few hundred
+    allocations triggered the collector, which walked them all the same: a sampling profile of
+    the drain put ~15 % of the worker's time at allocation sites (docs/PERFORMANCE.md)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @dataclass
@@ -343,8 +408,9 @@ class PreparedBatch:
 
 
 # Full batches in flight under a backlog, each on its own writer thread and connection
-# (`settings.MATCHING_WRITERS` overrides; 1 writes one batch at a time).
-WRITERS = 2
+# (`settings.MATCHING_WRITERS` overrides; 1 writes one batch at a time). Three since the worker's
+# interpreter stopped being the limit: +10-25 % over two on a quiet machine (docs/PERFORMANCE.md).
+WRITERS = 3
 
 
 def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
@@ -448,9 +514,10 @@ def _batch_prepare(cached: CachedMarket, commands: list[CommandRow]) -> Prepared
     )
     writer = BatchWriter(market=market, spec=spec)
     record = writer.record
+    memo = SpecMemo(spec)
     for command in commands:
         update_before = engine.update_id
-        events = engine.apply(_row_command(command, spec, engine.last_price))
+        events = engine.apply(_row_command(command, memo, engine.last_price))
         record(
             command.sequence,
             command.kind,

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.utils import timezone
 
-from core.db_copy import array_literal, copy_rows
+from core.db_copy import array_literal, copy_rows, copy_text
 from core.money import quantise, render
 from exchange.engine import events as ev
 from exchange.engine.engine import MatchingEngine
@@ -98,6 +98,13 @@ class OrderChange:
 
 def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
+
+
+def _exponent(step: Decimal) -> Decimal | None:
+    """`step` itself if it is written as a power of ten (1, 0.01, 1E-8...: one digit, a one),
+    so quantizing to it rounds to its multiples; else None (0.010, 0.5, 25)."""
+    sign, digits, _ = step.as_tuple()
+    return step if not sign and digits == (1,) and step.is_finite() else None
 
 
 class OrderRow(NamedTuple):
@@ -213,12 +220,17 @@ class BatchWriter:
     trade_reference: str = field(init=False)
     prices: dict[int, Decimal] = field(default_factory=dict)
     quantities: dict[int, Decimal] = field(default_factory=dict)
+    minute_candle: list[Any] | None = None
+    # The assets' steps as quantize exponents when they are powers of ten (None otherwise).
+    base_exponent: Decimal | None = field(init=False)
+    quote_exponent: Decimal | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.micros = _micros(self.now)
         self.events = BatchEvents(self.market.symbol, self.spec, self.micros)
         self.base, self.quote = self.market.base, self.market.quote
         self.base_step, self.quote_step = self.base.step, self.quote.step
+        self.base_exponent, self.quote_exponent = _exponent(self.base_step), _exponent(self.quote_step)
         self.trade_reference = f"trade:{self.market.symbol}:"
 
     def _accounts_of(self, owner_id: int) -> tuple[int, ...]:
@@ -331,18 +343,26 @@ class BatchWriter:
         taker_rate = self._rates_of(taker_id)[1]
         buyer_rate, seller_rate = (taker_rate, maker_rate) if taker_is_buyer else (maker_rate, taker_rate)
         base, quote_asset = self.base, self.quote
-        buyer_fee = quantise(quantity * buyer_rate, self.base_step, ROUND_UP) if buyer_rate else _ZERO
-        seller_fee = quantise(quote * seller_rate, self.quote_step, ROUND_UP) if seller_rate else _ZERO
-        entry = PendingEntry(kind=_TRADE, reference=self.trade_reference + str(fill.trade_id))
+        buyer_fee = (
+            self._fee(quantity * buyer_rate, self.base_step, self.base_exponent) if buyer_rate else _ZERO
+        )
+        seller_fee = (
+            self._fee(quote * seller_rate, self.quote_step, self.quote_exponent) if seller_rate else _ZERO
+        )
         base_id, quote_id = base.pk, quote_asset.pk
         buyer, seller, house = self._accounts_of(buyer_id), self._accounts_of(seller_id), self._accounts_of(0)
-        entry.add(buyer[0], quote_id, -quote)
-        entry.add(seller[1], quote_id, quote - seller_fee)
-        entry.add(house[0], quote_id, seller_fee)
-        entry.add(seller[2], base_id, -quantity)
-        entry.add(buyer[3], base_id, quantity - buyer_fee)
-        entry.add(house[1], base_id, buyer_fee)
-        self.entries.append(entry)
+        # The six lines (PendingEntry.add's rule inline: a zero amount makes no line).
+        lines = [
+            (buyer[0], quote_id, -quote),
+            (seller[1], quote_id, quote - seller_fee),
+            (house[0], quote_id, seller_fee),
+            (seller[2], base_id, -quantity),
+            (buyer[3], base_id, quantity - buyer_fee),
+            (house[1], base_id, buyer_fee),
+        ]
+        if not (seller_fee and buyer_fee and lines[1][2] and lines[4][2]):
+            lines = [line for line in lines if line[2]]
+        self.entries.append(PendingEntry(_TRADE, self.trade_reference + str(fill.trade_id), lines))
         maker_order_id, taker_order_id = fill.maker_order_id, fill.taker_order_id
         buyer_order, seller_order = (
             (taker_order_id, maker_order_id) if taker_is_buyer else (maker_order_id, taker_order_id)
@@ -380,10 +400,12 @@ class BatchWriter:
                 self.now,
             )
         )
-        minute = self.now.replace(second=0, microsecond=0)
-        candle = self.candle.get(minute)
+        candle = self.minute_candle
         if candle is None:
-            self.candle[minute] = [price, price, price, price, quantity, quote, 1]
+            # One batch, one moment (`now`), so one candle: hashing an aware datetime per fill
+            # to find it cost more than the rest of the candle's bookkeeping.
+            candle = self.minute_candle = [price, price, price, price, quantity, quote, 1]
+            self.candle[self.now.replace(second=0, microsecond=0)] = candle
         else:
             if price > candle[1]:
                 candle[1] = price
@@ -396,6 +418,15 @@ class BatchWriter:
         self.events.public.append(
             [TRADE, fill.trade_id, fill.price, fill.lots, buyer_order, seller_order, not taker_is_buyer]
         )
+
+    @staticmethod
+    def _fee(amount: Decimal, step: Decimal, exponent: Decimal | None) -> Decimal:
+        """`quantise(amount, step, ROUND_UP)`; for a power-of-ten step (every asset's so far) one
+        quantize gives the same value and exponent, without quantise's division, multiplication
+        and second quantize (tests/exchange/test_settlement_fast_paths.py)."""
+        if exponent is None:
+            return quantise(amount, step, ROUND_UP)
+        return amount.quantize(exponent, rounding=ROUND_UP)
 
     def _fill_events(self, fill: ev.Fill, maker_fee: Decimal, taker_fee: Decimal) -> None:
         """orderFill for both sides. The maker's state comes with the fill; the taker's is its
@@ -545,7 +576,14 @@ class BatchWriter:
         entries and lines). Locks no existing row, so it may run while the previous batch
         commits (exchange/services/matching.py)."""
         if self.fills:
-            copy_rows("exchange_fill", FILL_COLUMNS, self.fills)
+            # Every value is an int, a Decimal or a side ("Bid"/"Ask"): COPY text as is. The last
+            # is the batch's `now`, formatted once rather than once per row.
+            end = f"\t{self.now}\n"
+            copy_text(
+                "exchange_fill",
+                FILL_COLUMNS,
+                "".join(["\t".join(map(str, row[:-1])) + end for row in self.fills]),
+            )
         ledger_entries_insert(self.entries)
 
     def write_shared_rows(self, end: BatchEnd) -> None:

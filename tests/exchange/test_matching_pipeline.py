@@ -63,7 +63,7 @@ def _verified(market: Market) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("writers", [1, 2])
+@pytest.mark.parametrize("writers", [1, 2, 3])
 def test_a_backlog_is_drained_through_the_writer_thread_in_order(backlog, settings, writers):
     market, orders = backlog
     settings.MATCHING_WRITERS = writers
@@ -82,7 +82,7 @@ def test_a_backlog_is_drained_through_the_writer_thread_in_order(backlog, settin
     finally:
         matching._batch_commit = original
     assert (report.applied, report.batches) == (7, 3)
-    # The two full batches went to the writer thread; the last, short one was committed here.
+    # The two full batches went to writer threads; the last, short one was committed here.
     assert [name.startswith("matching-") for name in committed_on] == [True, True, False]
     assert list(Fill.objects.order_by("trade_id").values_list("trade_id", "price", "taker_order_id")) == [
         (1, Decimal("1002"), orders[3].pk),

@@ -12,13 +12,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from accounts import signing
 from accounts.models import ApiKey, User
+from core.api_prepared import prepared_cursor
 from core.api_rows import row_shape
 from core.errors import InvalidRequest, InvalidSignature, Unauthorized
 
@@ -41,7 +41,7 @@ def _api_key_get(public_key: str) -> ApiKey | None:
     compiling this join cost ten times the query, docs/PERFORMANCE.md). Read fresh each time, so a
     revoked key or a deactivated user is refused from the next request on."""
     key_shape, user_shape = row_shape(ApiKey), row_shape(User)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT {key_shape.select('k')}, {user_shape.select('u')}"  # noqa: S608  (columns from _meta)
             ' FROM accounts_apikey k JOIN accounts_user u ON u.id = k."user_id"'

@@ -225,3 +225,12 @@ def done_listener_ready() -> DoneListener | None:
         if asyncio.get_running_loop() is listener.loop:  # its own thread must not block on it
             return None
     return listener
+
+
+def done_listener_here() -> DoneListener | None:
+    """From a coroutine: the process's listener if it is ready and runs on this loop (a call
+    served on the loop can await it, `DoneListener.wait_async`), else None."""
+    listener = _listener
+    if listener is None or not listener.ready:
+        return None
+    return listener if listener.loop is asyncio.get_running_loop() else None

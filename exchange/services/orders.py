@@ -226,8 +226,20 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
     Raises Forbidden (gates, a frozen account), the request errors of `order_request_check`,
     InvalidQuantity (a hold finer than the asset's precision) and InsufficientFunds; on any of them
     nothing is stored. Returns the order as the worker left it if it answered within the wait,
-    else as accepted (status New or TriggerPending).
+    else as accepted (status New or TriggerPending); InvalidOrder if the worker refused it
+    (`order_check_answer`).
     """
+    order = order_submit(user=user, market=market, request=request)
+    answer = _wait(market=market, sequence=order.sequence)
+    if answer is not None:
+        order = order_answered(order, answer)  # the worker answered: the order as it left it
+    order_check_answer(order)
+    return order
+
+
+def order_submit(*, user: User, market: Market, request: OrderRequest) -> Order:
+    """`order_place` up to the wait for the worker: the order as accepted (stored and committed,
+    the worker's doorbell rung), or the same errors."""
     access_require(user=user, product=Product.TRADE_SPOT, market=market)  # KYC tier and jurisdiction
     order_request_check(market=market, request=request)
     try:
@@ -253,10 +265,6 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
                     f"Insufficient available {asset.symbol}: have {have.normalize():f}, "
                     f"need {reservation.amount.normalize():f}"
                 ) from None
-    answer = _wait(market=market, sequence=order.sequence)
-    if answer is not None:
-        order = order_answered(order, answer)  # the worker answered: the order as it left it
-    order_check_answer(order)
     return order
 
 
@@ -362,7 +370,7 @@ def _order_read(*, market: Market, where: str, params: list[Any]) -> Order | Non
     return order
 
 
-def _order_reread(order: Order) -> Order:
+def order_reread(order: Order) -> Order:
     """The order as the worker left it (one primary-key read)."""
     return _order_read(market=order.market, where="o.id = %s", params=[order.pk]) or order
 
@@ -370,9 +378,14 @@ def _order_reread(order: Order) -> Order:
 def order_answered(order: Order, answer: Answer) -> Order:
     """`order` as the worker's answer says its batch left it; read again when the answer does not
     say (a fired trigger, a cancel the worker refused, a notice without states)."""
+    return order_from_answer(order, answer) or order_reread(order)
+
+
+def order_from_answer(order: Order, answer: Answer) -> Order | None:
+    """`order` updated from the worker's answer (no I/O); None when the answer does not say."""
     state = answer.get(order.pk)
     if state is None:
-        return _order_reread(order)
+        return None
     order.status = state.status
     if state.executed_quantity is not None:
         order.executed_quantity = state.executed_quantity
@@ -401,6 +414,18 @@ def order_find_open(*, user: User, market: Market, order_id: int | None, client_
 def order_cancel(*, user: User, market: Market, order_id: int | None, client_id: int | None) -> Order:
     """Ask the worker to cancel one open order; returns it as the worker left it (Cancelled).
     NotFound when the user has no such open order on the market (another user's looks the same)."""
+    order, sequence = order_cancel_submit(user=user, market=market, order_id=order_id, client_id=client_id)
+    answer = _wait(market=market, sequence=sequence)
+    if answer is not None:
+        order = order_answered(order, answer)
+    return order
+
+
+def order_cancel_submit(
+    *, user: User, market: Market, order_id: int | None, client_id: int | None
+) -> tuple[Order, int]:
+    """`order_cancel` up to the wait for the worker: the order as found and the cancel command's
+    sequence (stored and committed, the doorbell rung). NotFound as `order_cancel`."""
     command = MarketCommand(market=market, kind=CommandKind.CANCEL, user=user, created_at=timezone.now())
     params = {
         "market": market.pk,
@@ -423,10 +448,7 @@ def order_cancel(*, user: User, market: Market, order_id: int | None, client_id:
     order: Order = row_shape(Order).instance(row)
     order.market = market
     doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
-    answer = _wait(market=market, sequence=int(row[-1]))
-    if answer is not None:
-        order = order_answered(order, answer)
-    return order
+    return order, int(row[-1])
 
 
 def order_cancel_all(*, user: User, market: Market, scope: str = "all") -> list[Order]:

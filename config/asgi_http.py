@@ -34,6 +34,8 @@ FastServe = Callable[[Any, Any, Any, Callable[..., Awaitable[Any]]], Awaitable[N
 # Idle threads kept for reuse; more run at once when more requests are in flight (a request
 # waiting on the matching worker holds its thread), and those beyond this many end when done.
 MAX_IDLE_THREADS = 64
+# Threads for the `fast` calls' database trips, fewer than the process's database pool (20).
+FAST_THREADS = 16
 
 
 class PooledThreadASGIHandler(ASGIHandler):
@@ -55,6 +57,7 @@ class PooledThreadASGIHandler(ASGIHandler):
         # The chain runs inside the borrowed thread, so it is loaded synchronously, as for WSGI.
         self.load_middleware(is_async=False)
         self._idle: list[ThreadPoolExecutor] = []
+        self._fast_threads = ThreadPoolExecutor(FAST_THREADS, thread_name_prefix="http-fast")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

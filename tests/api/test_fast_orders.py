@@ -111,14 +111,8 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     listener = done_listener._listener
     if listener is not None and listener.loop is loop:
         done_listener._listener = None
-
-        async def stop() -> None:  # let the subscription close before the loop goes
-            listener.stop()
-            await asyncio.gather(
-                *[t for t in asyncio.all_tasks() if t is not asyncio.current_task()], return_exceptions=True
-            )
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(5)
+        loop.call_soon_threadsafe(listener.stop)
+        time.sleep(0.1)  # best effort: the subscription may take longer to close, which is harmless
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
     loop.close()

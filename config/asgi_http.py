@@ -17,7 +17,7 @@ are answered as before, and a streaming response stops when the client goes away
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,34 +29,57 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
+FastServe = Callable[[Any, Any, Any, Callable[..., Awaitable[Any]]], Awaitable[None]]
+
 # Idle threads kept for reuse; more run at once when more requests are in flight (a request
 # waiting on the matching worker holds its thread), and those beyond this many end when done.
 MAX_IDLE_THREADS = 64
+# Threads for the `fast` calls' database trips, fewer than the process's database pool (20).
+FAST_THREADS = 16
 
 
 class PooledThreadASGIHandler(ASGIHandler):
     """HTTP only; WebSocket goes to Channels (config/asgi.py)."""
 
-    def __init__(self, *, on_loop: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        on_loop: Callable[[], None] | None = None,
+        fast: tuple[Callable[[dict[str, Any]], Any], FastServe] | None = None,
+    ) -> None:
         """`on_loop` runs on the serving loop before each request (idempotent: e.g. start a
-        process-wide listener the first time)."""
+        process-wide listener the first time). `fast`: (`select`, `serve`): a request for which
+        `select(scope)` returns something is answered by `serve(that, receive, send, run)`
+        instead of Django, `run(function, *args)` running a function on the request's thread."""
         base.BaseHandler.__init__(self)
         self._on_loop = on_loop
+        self._fast = fast
         # The chain runs inside the borrowed thread, so it is loaded synchronously, as for WSGI.
         self.load_middleware(is_async=False)
         self._idle: list[ThreadPoolExecutor] = []
+        self._fast_threads = ThreadPoolExecutor(FAST_THREADS, thread_name_prefix="http-fast")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         if self._on_loop is not None:
             self._on_loop()
+        fast = self._fast[0](scope) if self._fast is not None else None
         # Only the event loop's thread touches the idle list: no lock needed.
         executor = self._idle.pop() if self._idle else ThreadPoolExecutor(1, thread_name_prefix="http")
         finished = False
         try:
-            async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+            if fast is not None and self._fast is not None:
+                loop = asyncio.get_running_loop()
+                await self._fast[1](
+                    fast,
+                    receive,
+                    send,
+                    lambda function, *args: loop.run_in_executor(executor, function, *args),
+                )
+            else:
+                async with ThreadSensitiveContext(executor=executor):
+                    await self.handle(scope, receive, send)
             finished = True
         finally:
             # A cancelled request may leave its thread busy: that one is not handed to the next.

@@ -38,7 +38,10 @@ def query_param(request: Request, name: str, *, required: bool = False) -> str |
 
 
 def body_object(request: Request) -> dict[str, Any]:
-    data = request.data
+    return body_object_of(request.data)
+
+
+def body_object_of(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidRequest("Request body must be a JSON object")
     return data

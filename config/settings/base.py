@@ -246,6 +246,11 @@ MAX_OPEN_LIMIT_ORDERS = 500
 MAX_OPEN_TRIGGER_ORDERS = 100
 # How long a REST order call waits for the matching worker before answering "accepted".
 ORDER_RESULT_WAIT_SECONDS = float(os.environ.get("ORDER_RESULT_WAIT_SECONDS", "3"))
+# The signed order calls' statements run prepared (core/api_prepared.py); off for A/B runs.
+API_PREPARED_STATEMENTS = env_bool("API_PREPARED_STATEMENTS", True)
+# Signed order placement and cancel served on the event loop (exchange/api/fast_orders.py); off:
+# through Django and DRF like every other call, for A/B runs.
+API_FAST_ORDERS = env_bool("API_FAST_ORDERS", True)
 # Most commands the matching worker applies per database transaction. Batches are only this big
 # under a backlog, where bigger ones amortise each commit's WAL flush (docs/PERFORMANCE.md).
 MATCHING_BATCH_SIZE = int(os.environ.get("MATCHING_BATCH_SIZE", "2000"))

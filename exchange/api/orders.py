@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.session_authentication import SIGNED_OR_SESSION
+from core.api_prepared import prepared_cursor
 from core.api_rows import row_shape
 from core.api_views import BackpackApi, body_object, query_param
 from core.errors import DomainError, InvalidRequest, InvalidSymbol
@@ -30,7 +30,7 @@ def _market(symbol: object) -> Market:
     if not isinstance(symbol, str) or not symbol:
         raise InvalidRequest("Missing required parameter symbol")
     market_shape, asset_shape = row_shape(Market), row_shape(Asset)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT {market_shape.select('m')}, {asset_shape.select('b')}, {asset_shape.select('q')}"  # noqa: S608  (columns from _meta)
             ' FROM exchange_market m JOIN exchange_asset b ON b.id = m."base_id"'

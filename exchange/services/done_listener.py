@@ -4,7 +4,9 @@ A REST call waiting for the worker's answer used to block its thread on a Redis 
 own: a pooled Redis connection and a round trip per request, and every waiting thread contending
 for redis-py's pool lock (docs/PERFORMANCE.md, REST API). Here the process's event loop holds one
 pub/sub connection; a waiting thread hands it a future keyed by (market, sequence) and sleeps on
-that future's lock until the notice arrives or the wait runs out.
+that future's lock until the notice arrives or the wait runs out (a call served on the loop
+itself awaits it, `wait_async`). The notice carries the state the batch left each changed order
+in, so the call renders its answer without reading the order again.
 
 Nothing here is needed for correctness, as for the rest of the doorbell: a notice missed (Redis
 gone, the subscription being re-made) means the call answers with the order as accepted after
@@ -17,7 +19,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 
 import redis
 import redis.asyncio
@@ -34,9 +40,52 @@ RECENT_NOTICES = 8192
 RECONNECT_SECONDS = 1.0
 
 
-def done_message(*, market_id: int, sequences: list[int]) -> str:
-    """The notice's text: the market id and the batch's sequence numbers, space separated."""
-    return " ".join(map(str, (market_id, *sequences)))
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    """An order as a committed batch left it: what a REST answer renders that the worker changes.
+    `executed_*` None: unchanged by the batch."""
+
+    order_id: int
+    status: str
+    executed_quantity: Decimal | None
+    executed_quote_quantity: Decimal | None
+    expiry_reason: str
+
+
+# What a waiting call hears: the states of the orders the batch changed, by order id (an order
+# absent from it, e.g. one whose trigger fired, must be read again), or None: no answer.
+Answer = Mapping[int, OrderState]
+
+_NO_STATES: Answer = {}
+
+
+def done_message(*, market_id: int, sequences: list[int], orders: Iterable[OrderState] = ()) -> str:
+    """The notice's text: JSON `[market id, [sequences], [[order id, status, executed quantity,
+    executed quote quantity, expiry reason], ...]]`, decimals as strings."""
+    rows = [
+        [
+            state.order_id,
+            state.status,
+            None if state.executed_quantity is None else str(state.executed_quantity),
+            None if state.executed_quote_quantity is None else str(state.executed_quote_quantity),
+            state.expiry_reason,
+        ]
+        for state in orders
+    ]
+    return json.dumps([market_id, sequences, rows], separators=(",", ":"))
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def done_parse(data: bytes | str) -> tuple[int, list[int], Answer]:
+    market_id, sequences, rows = json.loads(data)
+    states = {
+        order_id: OrderState(order_id, status, _decimal(executed), _decimal(executed_quote), reason)
+        for order_id, status, executed, executed_quote, reason in rows
+    }
+    return int(market_id), [int(sequence) for sequence in sequences], states or _NO_STATES
 
 
 Key = tuple[int, int]
@@ -48,8 +97,8 @@ class DoneListener:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.ready = False  # subscribed: notices published from now on reach this process
-        self._waiting: dict[Key, concurrent.futures.Future[bool]] = {}
-        self._recent: dict[Key, None] = {}  # insertion-ordered: the oldest goes first
+        self._waiting: dict[Key, concurrent.futures.Future[Answer | None]] = {}
+        self._recent: dict[Key, Answer] = {}  # insertion-ordered: the oldest goes first
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -81,15 +130,19 @@ class DoneListener:
             await client.aclose()
 
     def _notice(self, data: bytes) -> None:
-        market_id, *sequences = map(int, data.split())
+        try:
+            market_id, sequences, states = done_parse(data)
+        except (ValueError, TypeError):
+            logger.warning("done notices: unreadable notice %r", data[:200])
+            return
         for sequence in sequences:
             key = (market_id, sequence)
             future = self._waiting.pop(key, None)
             if future is not None:
                 if not future.done():
-                    future.set_result(True)
+                    future.set_result(states)
                 continue
-            self._recent[key] = None
+            self._recent[key] = states
             if len(self._recent) > RECENT_NOTICES:
                 del self._recent[next(iter(self._recent))]
 
@@ -100,36 +153,48 @@ class DoneListener:
         waiting, self._waiting = self._waiting, {}
         for future in waiting.values():
             if not future.done():
-                future.set_result(False)
+                future.set_result(None)
 
-    def _register(self, key: Key, future: concurrent.futures.Future[bool]) -> None:
+    def _register(self, key: Key, future: concurrent.futures.Future[Answer | None]) -> None:
         if not self.ready:
-            future.set_result(False)
-        elif key in self._recent:  # its notice came first
-            del self._recent[key]
-            future.set_result(True)
+            future.set_result(None)
+        elif (states := self._recent.pop(key, None)) is not None:  # its notice came first
+            future.set_result(states)
         else:
             self._waiting[key] = future
 
-    def _forget(self, key: Key, future: concurrent.futures.Future[bool]) -> None:
+    def _forget(self, key: Key, future: concurrent.futures.Future[Answer | None]) -> None:
         if self._waiting.get(key) is future:
             del self._waiting[key]
 
-    def wait(self, *, market_id: int, sequence: int, timeout: float) -> bool:
-        """From any thread but the loop's: True once the notice for (market, sequence) arrives,
-        False when `timeout` seconds pass or the subscription is lost first."""
+    def wait(self, *, market_id: int, sequence: int, timeout: float) -> Answer | None:
+        """From any thread but the loop's: the batch's order states once the notice for (market,
+        sequence) arrives, None when `timeout` seconds pass or the subscription is lost first."""
         key = (market_id, sequence)
-        future: concurrent.futures.Future[bool] = concurrent.futures.Future()
+        future: concurrent.futures.Future[Answer | None] = concurrent.futures.Future()
         try:
             self.loop.call_soon_threadsafe(self._register, key, future)
         except RuntimeError:  # the loop is closed
-            return False
+            return None
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
             with contextlib.suppress(RuntimeError):
                 self.loop.call_soon_threadsafe(self._forget, key, future)
-            return False
+            return None
+
+    async def wait_async(self, *, market_id: int, sequence: int, timeout: float) -> Answer | None:
+        """On the listener's own loop: as `wait`, without a thread."""
+        key = (market_id, sequence)
+        future: concurrent.futures.Future[Answer | None] = concurrent.futures.Future()
+        self._register(key, future)
+        if future.done():
+            return future.result()
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except TimeoutError:
+            self._forget(key, future)
+            return None
 
     def stop(self) -> None:
         if self._task is not None:
@@ -160,3 +225,12 @@ def done_listener_ready() -> DoneListener | None:
         if asyncio.get_running_loop() is listener.loop:  # its own thread must not block on it
             return None
     return listener
+
+
+def done_listener_here() -> DoneListener | None:
+    """From a coroutine: the process's listener if it is ready and runs on this loop (a call
+    served on the loop can await it, `DoneListener.wait_async`), else None."""
+    listener = _listener
+    if listener is None or not listener.ready:
+        return None
+    return listener if listener.loop is asyncio.get_running_loop() else None

@@ -10,13 +10,23 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import redis
 from django.conf import settings
 from django.db import transaction
 
-from exchange.services.done_listener import DONE_CHANNEL, done_listener_ready, done_message
+from exchange.services.done_listener import (
+    DONE_CHANNEL,
+    Answer,
+    OrderState,
+    done_listener_ready,
+    done_message,
+)
+
+if TYPE_CHECKING:
+    from exchange.services.settlement import BatchWriter
 
 logger = logging.getLogger(__name__)
 
@@ -197,12 +207,32 @@ def _notify_script() -> Any:
     return _redis().register_script(_NOTIFY_SCRIPT)
 
 
-def command_done_notify(*, market_id: int, sequences: list[int]) -> None:
-    """Called after a batch commits: wake the REST calls waiting for these commands."""
+def batch_order_states(writer: BatchWriter) -> list[OrderState]:
+    """What a committed batch left each order it changed in, as the batch wrote it
+    (`BatchWriter._orders_write`). An order whose trigger fired is left out: its answer also
+    needs the trigger time, so the waiting call reads it again."""
+    spec = writer.spec
+    states = []
+    for order_id, change in writer.changes.items():
+        if change.status is None or change.triggered:
+            continue
+        executed = executed_quote = None
+        if change.executed_lots is not None:
+            executed = spec.lots_to_quantity(change.executed_lots)
+            executed_quote = spec.units_to_quote(change.executed_quote or 0)
+        states.append(
+            OrderState(order_id, str(change.status), executed, executed_quote, change.expiry_reason)
+        )
+    return states
+
+
+def command_done_notify(*, market_id: int, sequences: list[int], orders: Iterable[OrderState] = ()) -> None:
+    """Called after a batch commits: wake the REST calls waiting for these commands, telling them
+    the `orders` states the batch left."""
     if not sequences:
         return
     try:
-        message = done_message(market_id=market_id, sequences=sequences)
+        message = done_message(market_id=market_id, sequences=sequences, orders=orders)
         _notify_script()(
             keys=[_done_prefix(market_id)], args=[DONE_KEY_TTL_SECONDS, DONE_CHANNEL, message, *sequences]
         )
@@ -210,12 +240,19 @@ def command_done_notify(*, market_id: int, sequences: list[int]) -> None:
         logger.warning("could not notify waiters of market %s", market_id, exc_info=True)
 
 
-def command_done_wait(*, market_id: int, sequence: int, timeout: float) -> bool:
+def command_done_answer(*, market_id: int, sequence: int, timeout: float) -> Answer | None:
     """Block until the worker says `sequence` is applied, at most `timeout` seconds: on the
-    process's shared subscription when it has one (a web process), else on a `BLPOP` of its own."""
+    process's shared subscription when it has one (a web process), else on a `BLPOP` of its own.
+    The batch's order states (empty from a `BLPOP`), or None when no answer came in time."""
     listener = done_listener_ready()
     if listener is not None:
         return listener.wait(market_id=market_id, sequence=sequence, timeout=timeout)
     with contextlib.suppress(redis.RedisError):
-        return _redis().blpop([_done_key(market_id, sequence)], timeout=timeout) is not None
-    return False
+        if _redis().blpop([_done_key(market_id, sequence)], timeout=timeout) is not None:
+            return {}
+    return None
+
+
+def command_done_wait(*, market_id: int, sequence: int, timeout: float) -> bool:
+    """As `command_done_answer`: True once the worker says `sequence` is applied."""
+    return command_done_answer(market_id=market_id, sequence=sequence, timeout=timeout) is not None

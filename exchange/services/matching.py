@@ -48,7 +48,7 @@ from exchange.models import (
     OrderType,
     Side,
 )
-from exchange.services.doorbell import command_done_notify, doorbell_answer
+from exchange.services.doorbell import batch_order_states, command_done_notify, doorbell_answer
 from exchange.services.ledger_batch import ledger_accounts_preload
 from exchange.services.settlement import BatchEnd, BatchWriter
 
@@ -551,7 +551,11 @@ def _batch_commit(prepared: PreparedBatch, previous: InFlight | None = None) -> 
             prepared.writer.write_shared_rows(prepared.end)
     finally:
         prepared.own_rows_written.set()  # never leave the next batch waiting
-    command_done_notify(market_id=prepared.market_id, sequences=prepared.sequences)
+    command_done_notify(
+        market_id=prepared.market_id,
+        sequences=prepared.sequences,
+        orders=batch_order_states(prepared.writer),
+    )
     return prepared.sequences
 
 

@@ -21,6 +21,7 @@ from accounts.models import User
 from accounts.services.access import access_require
 from compliance.models import ComplianceFlag
 from compliance.services.screening import user_is_frozen
+from core.api_prepared import prepared_cursor
 from core.api_rows import row_shape
 from core.errors import Forbidden, InsufficientFunds, InvalidQuantity, NotFound
 from exchange.models import (
@@ -36,7 +37,8 @@ from exchange.models import (
     OrderType,
     Side,
 )
-from exchange.services.doorbell import command_done_wait, doorbell_ring_on_commit
+from exchange.services.done_listener import Answer
+from exchange.services.doorbell import command_done_answer, doorbell_ring_on_commit
 from exchange.services.ledger_batch import ledger_account_id, ledger_account_ids_forget
 from exchange.services.order_request import InvalidOrder, OrderRequest, order_request_check
 
@@ -96,7 +98,9 @@ def _insert_sql(
     given as SQL expressions, the others as named parameters `prefix` + column; returns the SQL
     head and (parameter name, field) for each parameter."""
     fields = [f for f in model._meta.concrete_fields if f.column not in exclude]
-    values = [computed.get(f.column, f"%({prefix}{f.column})s") for f in fields]
+    # Each parameter cast to its column's type: bound server-side (core/api_prepared.py), a NULL
+    # or a string in a select list would otherwise arrive as text.
+    values = [computed.get(f.column, f"%({prefix}{f.column})s::{f.cast_db_type(connection)}") for f in fields]
     columns = ", ".join(f.column for f in fields)
     params = [(prefix + f.column, f) for f in fields if f.column not in computed]
     return f"INSERT INTO {model._meta.db_table} ({columns}) SELECT {', '.join(values)}", params
@@ -222,8 +226,20 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
     Raises Forbidden (gates, a frozen account), the request errors of `order_request_check`,
     InvalidQuantity (a hold finer than the asset's precision) and InsufficientFunds; on any of them
     nothing is stored. Returns the order as the worker left it if it answered within the wait,
-    else as accepted (status New or TriggerPending).
+    else as accepted (status New or TriggerPending); InvalidOrder if the worker refused it
+    (`order_check_answer`).
     """
+    order = order_submit(user=user, market=market, request=request)
+    answer = _wait(market=market, sequence=order.sequence)
+    if answer is not None:
+        order = order_answered(order, answer)  # the worker answered: the order as it left it
+    order_check_answer(order)
+    return order
+
+
+def order_submit(*, user: User, market: Market, request: OrderRequest) -> Order:
+    """`order_place` up to the wait for the worker: the order as accepted (stored and committed,
+    the worker's doorbell rung), or the same errors."""
     access_require(user=user, product=Product.TRADE_SPOT, market=market)  # KYC tier and jurisdiction
     order_request_check(market=market, request=request)
     try:
@@ -249,12 +265,14 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
                     f"Insufficient available {asset.symbol}: have {have.normalize():f}, "
                     f"need {reservation.amount.normalize():f}"
                 ) from None
-    if _wait(market=market, sequence=order.sequence):
-        order = _order_reread(order)  # the worker answered: the order as it left it
-    if order.expiry_reason == "PostOnlyTaker":
-        # As Backpack: a post-only order that would take is refused, not reported as placed.
-        raise InvalidOrder("Order would immediately match and take")
     return order
+
+
+def order_check_answer(order: Order) -> None:
+    """Raises InvalidOrder for a post-only order the worker refused because it would take: as
+    Backpack, such an order is refused, not reported as placed."""
+    if order.expiry_reason == "PostOnlyTaker":
+        raise InvalidOrder("Order would immediately match and take")
 
 
 FROZEN_MESSAGE = "Account is frozen; contact support"
@@ -316,7 +334,7 @@ def _order_store(
         **_prepared(order, _ORDER_PARAMS),
         **_prepared(command, _PLACE_COMMAND_PARAMS),
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_PLACE_SQL, params)
         order_id, sequence, found, available, frozen, has_state = cursor.fetchone()
         if frozen:
@@ -338,7 +356,7 @@ def _order_read(*, market: Market, where: str, params: list[Any]) -> Order | Non
     reads run on every cancel and after every worker answer, and compiling them through the ORM
     cost more CPU than the rest of the read (docs/PERFORMANCE.md, REST API)."""
     shape = row_shape(Order)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT {shape.select('o')} FROM exchange_order o WHERE o.market_id = %s AND {where}"  # noqa: S608  (columns from _meta)
             " ORDER BY o.id DESC LIMIT 1",
@@ -352,9 +370,29 @@ def _order_read(*, market: Market, where: str, params: list[Any]) -> Order | Non
     return order
 
 
-def _order_reread(order: Order) -> Order:
+def order_reread(order: Order) -> Order:
     """The order as the worker left it (one primary-key read)."""
     return _order_read(market=order.market, where="o.id = %s", params=[order.pk]) or order
+
+
+def order_answered(order: Order, answer: Answer) -> Order:
+    """`order` as the worker's answer says its batch left it; read again when the answer does not
+    say (a fired trigger, a cancel the worker refused, a notice without states)."""
+    return order_from_answer(order, answer) or order_reread(order)
+
+
+def order_from_answer(order: Order, answer: Answer) -> Order | None:
+    """`order` updated from the worker's answer (no I/O); None when the answer does not say."""
+    state = answer.get(order.pk)
+    if state is None:
+        return None
+    order.status = state.status
+    if state.executed_quantity is not None:
+        order.executed_quantity = state.executed_quantity
+        order.executed_quote_quantity = state.executed_quote_quantity
+    if state.expiry_reason:
+        order.expiry_reason = state.expiry_reason
+    return order
 
 
 _OPEN_STATUSES = [str(status) for status in OPEN_STATUSES]
@@ -376,6 +414,18 @@ def order_find_open(*, user: User, market: Market, order_id: int | None, client_
 def order_cancel(*, user: User, market: Market, order_id: int | None, client_id: int | None) -> Order:
     """Ask the worker to cancel one open order; returns it as the worker left it (Cancelled).
     NotFound when the user has no such open order on the market (another user's looks the same)."""
+    order, sequence = order_cancel_submit(user=user, market=market, order_id=order_id, client_id=client_id)
+    answer = _wait(market=market, sequence=sequence)
+    if answer is not None:
+        order = order_answered(order, answer)
+    return order
+
+
+def order_cancel_submit(
+    *, user: User, market: Market, order_id: int | None, client_id: int | None
+) -> tuple[Order, int]:
+    """`order_cancel` up to the wait for the worker: the order as found and the cancel command's
+    sequence (stored and committed, the doorbell rung). NotFound as `order_cancel`."""
     command = MarketCommand(market=market, kind=CommandKind.CANCEL, user=user, created_at=timezone.now())
     params = {
         "market": market.pk,
@@ -386,7 +436,7 @@ def order_cancel(*, user: User, market: Market, order_id: int | None, client_id:
         **_prepared(command, _CANCEL_COMMAND_PARAMS),
     }
     sql = _cancel_sql(by_id=order_id is not None, by_client_id=client_id is not None)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is not None and row[-1] is None:  # the market's first command: no MarketState row yet
@@ -398,9 +448,7 @@ def order_cancel(*, user: User, market: Market, order_id: int | None, client_id:
     order: Order = row_shape(Order).instance(row)
     order.market = market
     doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
-    if _wait(market=market, sequence=int(row[-1])):
-        order = _order_reread(order)
-    return order
+    return order, int(row[-1])
 
 
 def order_cancel_all(*, user: User, market: Market, scope: str = "all") -> list[Order]:
@@ -430,14 +478,14 @@ def order_cancel_all(*, user: User, market: Market, scope: str = "all") -> list[
     )
 
 
-def _wait(*, market: Market, sequence: int) -> bool:
-    """True once the worker says the command is applied; False when it did not answer in time."""
+def _wait(*, market: Market, sequence: int) -> Answer | None:
+    """The worker's answer once it says the command is applied; None when it did not answer in time."""
     timeout = settings.ORDER_RESULT_WAIT_SECONDS
     if timeout <= 0:
-        return False
+        return None
     if connection.pool is not None and not connection.in_atomic_block:
         # Hand the pooled connection back while blocked on Redis: held, every waiting request
         # keeps one of the pool's few connections for up to `timeout`, which caps the orders in
         # flight per web process at the pool size (docs/PERFORMANCE.md, REST API).
         connection.close()
-    return command_done_wait(market_id=market.pk, sequence=sequence, timeout=timeout)
+    return command_done_answer(market_id=market.pk, sequence=sequence, timeout=timeout)

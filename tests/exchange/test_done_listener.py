@@ -10,10 +10,18 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 
+from exchange.models import Market, Order, OrderStatus
 from exchange.services import done_listener, doorbell
+from exchange.services.deposits import deposit_credit
+from exchange.services.matching import market_drain
+from exchange.services.order_request import OrderRequest
+from exchange.services.orders import order_place
 
 MARKET = 990_001
 
@@ -126,3 +134,77 @@ def test_without_a_listener_the_wait_is_a_blpop_of_its_own():
 
     assert doorbell.command_done_wait(market_id=MARKET, sequence=7, timeout=1) is True
     assert doorbell._redis().llen(doorbell._done_key(MARKET, 7)) == 0  # consumed by the BLPOP
+
+
+def test_a_notice_carries_the_batch_order_states_to_the_waiter(loop):
+    _clear(8)
+    state = done_listener.OrderState(41, "PartiallyFilled", Decimal("0.25"), Decimal("512.5"), "")
+    notifier = threading.Thread(
+        target=lambda: (
+            time.sleep(0.1),
+            doorbell.command_done_notify(market_id=MARKET, sequences=[8], orders=[state]),
+        )
+    )
+    notifier.start()
+
+    answer = doorbell.command_done_answer(market_id=MARKET, sequence=8, timeout=3)
+    notifier.join()
+
+    assert answer == {41: state}
+    assert answer[41].executed_quote_quantity == Decimal("512.5")  # exact: decimals travel as text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answered_order_is_taken_from_the_notice_not_read_again(
+    loop, demo_markets, alice, mallory, settings
+):
+    market = Market.objects.select_related("base", "quote").get(symbol="ETH_USDC")
+    deposit_credit(user_id=mallory.pk, asset=market.base, quantity=Decimal("1"), source="administrator")
+    deposit_credit(user_id=alice.pk, asset=market.quote, quantity=Decimal("5000"), source="administrator")
+    settings.ORDER_RESULT_WAIT_SECONDS = 0
+    order_place(user=mallory, market=market, request=_limit("Ask", "2000", "1"))
+    order_place(user=alice, market=market, request=_limit("Bid", "1000", "1"))  # first use: ids looked up
+    market_drain(market.pk)  # both rest
+    settings.ORDER_RESULT_WAIT_SECONDS = 5
+
+    def drain_later() -> None:  # the matching worker, answering alice's order
+        time.sleep(0.3)
+        try:
+            market_drain(market.pk)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=drain_later)
+    worker.start()
+    with CaptureQueriesContext(connection) as queries:
+        order = order_place(user=alice, market=market, request=_limit("Bid", "2000", "1"))
+    worker.join(10)
+
+    # The order statement only: the answer's state comes with the worker's notice.
+    assert [query["sql"].split(None, 1)[0] for query in queries] == ["WITH"]
+    assert (order.status, order.executed_quantity, order.executed_quote_quantity) == (
+        OrderStatus.FILLED,
+        Decimal("1"),
+        Decimal("2000"),
+    )
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.executed_quantity, stored.executed_quote_quantity) == (
+        order.status,
+        order.executed_quantity,
+        order.executed_quote_quantity,
+    )
+
+
+def _limit(side: str, price: str, quantity: str) -> OrderRequest:
+    return OrderRequest(
+        side=side,  # type: ignore[arg-type]
+        order_type="Limit",  # type: ignore[arg-type]
+        price=Decimal(price),
+        quantity=Decimal(quantity),
+        quote_quantity=None,
+        time_in_force="GTC",  # type: ignore[arg-type]
+        post_only=False,
+        self_trade_prevention="RejectTaker",  # type: ignore[arg-type]
+        client_id=None,
+        trigger_price=None,
+    )

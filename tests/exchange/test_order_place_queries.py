@@ -169,3 +169,16 @@ def test_cancelling_is_one_statement_and_only_the_owner_can_cancel(market, alice
     assert (answered.pk, answered.status) == (order.pk, OrderStatus.NEW)  # as found: no worker here
     command = MarketCommand.objects.get(market=market, sequence=order.sequence + 1)
     assert (command.kind, command.order_id, command.user_id) == ("cancel", order.pk, alice.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_order_statements_run_prepared(market, alice):
+    # Parsed and planned once per connection, not on every order (core/api_prepared.py).
+    order = order_place(user=alice, market=market, request=_bid("1000"))
+    order_cancel(user=alice, market=market, order_id=order.pk, client_id=None)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any(statement.startswith("WITH new_order") for statement in prepared), prepared
+    assert any(statement.startswith("WITH target") for statement in prepared), prepared

@@ -1,0 +1,220 @@
+"""Signed order placement and cancel served on the event loop (exchange/api/fast_orders.py) answer
+exactly as Django and DRF do: the same status, headers and body for each request, good or bad,
+sent through the node's ASGI application both ways (`API_FAST_ORDERS` on and off)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core import signals
+
+from accounts.services.api_keys import api_key_create
+from accounts.signing import sign
+from exchange.api.fast_orders import FastCall
+from exchange.models import Order, OrderStatus
+from exchange.services import done_listener
+from exchange.services.deposits import deposit_credit
+
+BID = {"orderType": "Limit", "price": "100", "quantity": "0.5", "side": "Bid", "symbol": "SOL_USDC"}
+
+
+async def _call(method: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """One request through `config.asgi.application`, as uvicorn sends it."""
+    from config.asgi import application
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": "/api/v1/order",
+        "raw_path": b"/api/v1/order",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())]
+        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    never = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await never.wait()
+        return {"type": "http.disconnect"}
+
+    answer: dict[str, Any] = {"body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["headers"] = {name.decode().lower(): value.decode() for name, value in message["headers"]}
+        else:
+            answer["body"] += message.get("body", b"")
+
+    await application(scope, receive, send)
+    return answer["status"], answer["headers"], answer["body"]
+
+
+class Client:
+    def __init__(self, user: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.key, self.secret = api_key_create(user=user)
+        self.loop = loop
+
+    def headers(self, instruction: str, body: Any, **changes: str) -> dict[str, str]:
+        timestamp = changes.pop("timestamp", str(time.time_ns() // 1_000_000))
+        pairs = (
+            "&".join(f"{name}={value}" for name, value in sorted(body.items()))
+            if isinstance(body, dict)
+            else ""
+        )
+        message = f"instruction={instruction}&{pairs}&timestamp={timestamp}&window=5000"
+        return {
+            "X-API-Key": self.key.public_key,
+            "X-Signature": sign(self.secret, message),
+            "X-Timestamp": timestamp,
+            "X-Window": "5000",
+            "Content-Type": "application/json",
+            "Accept": "*/*",
+            **changes,
+        }
+
+    def send(
+        self, method: str, body: Any, *, raw: bytes | None = None, **changes: str
+    ) -> tuple[int, dict[str, str], Any]:
+        instruction = "orderExecute" if method == "POST" else "orderCancel"
+        data = raw if raw is not None else json.dumps(body).encode()
+        status, headers, content = self.run(_call(method, data, self.headers(instruction, body, **changes)))
+        return status, headers, json.loads(content)
+
+    def run(self, call: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(call, self.loop).result(30)
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The serving loop in its own thread, as uvicorn's (the done listener starts on it)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    listener = done_listener._listener
+    if listener is not None and listener.loop is loop:
+        done_listener._listener = None
+        loop.call_soon_threadsafe(listener.stop)
+        time.sleep(0.1)  # best effort: the subscription may take longer to close, which is harmless
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+@pytest.fixture
+def trader(demo_markets, alice, settings, loop) -> Client:  # type: ignore[no-untyped-def]
+    settings.ORDER_RESULT_WAIT_SECONDS = 0  # no matching worker here: orders stay as accepted
+    deposit_credit(
+        user_id=alice.pk, asset=demo_markets["USDC"], quantity=Decimal("1000"), source="administrator"
+    )
+    return Client(alice, loop)
+
+
+@pytest.fixture
+def served_by() -> Any:
+    """The senders of request_started: FastCall when the fast path served a request."""
+    senders: list[Any] = []
+
+    def record(sender: Any, **kwargs: Any) -> None:
+        senders.append(sender)
+
+    signals.request_started.connect(record)
+    yield senders
+    signals.request_started.disconnect(record)
+
+
+def _comparable(answer: tuple[int, dict[str, str], Any]) -> tuple[int, dict[str, str], Any]:
+    """Ids, times and the length they change are the only differences allowed between two orders."""
+    status, headers, body = answer
+    headers = {name: value for name, value in headers.items() if name != "content-length"}
+    if isinstance(body, dict):
+        body = {name: value for name, value in body.items() if name not in {"id", "createdAt"}}
+    return status, headers, body
+
+
+CASES: list[tuple[str, str, Any, dict[str, Any]]] = [
+    ("place", "POST", BID, {}),
+    ("place with a client id", "POST", {**BID, "clientId": 7}, {}),
+    ("unknown market", "POST", {**BID, "symbol": "NOPE_USDC"}, {}),
+    ("no symbol", "POST", {k: v for k, v in BID.items() if k != "symbol"}, {}),
+    ("price off the tick", "POST", {**BID, "price": "100.0000001"}, {}),
+    ("beyond the balance", "POST", {**BID, "quantity": "50"}, {}),
+    ("client id not a number", "POST", {**BID, "clientId": "x"}, {}),
+    ("bad signature", "POST", BID, {"X-Signature": "A" * 88}),
+    ("expired", "POST", BID, {"timestamp": "1000"}),
+    ("unknown key", "POST", BID, {"X-API-Key": "B" * 43 + "="}),
+    ("malformed window", "POST", BID, {"X-Window": "soon"}),
+    ("not JSON", "POST", BID, {"raw": b"{not json"}),
+    ("an array body", "POST", [BID], {}),
+    ("a JSON number body", "POST", 7, {}),
+    ("cancel an unknown order", "DELETE", {"orderId": "999999", "symbol": "SOL_USDC"}, {}),
+    ("cancel with both ids", "DELETE", {"orderId": "1", "clientId": 7, "symbol": "SOL_USDC"}, {}),
+    ("cancel with neither id", "DELETE", {"symbol": "SOL_USDC"}, {}),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("name", "method", "body", "changes"), CASES, ids=[case[0] for case in CASES])
+def test_the_fast_path_answers_as_django_does(trader, served_by, settings, name, method, body, changes):
+    answers = []
+    for fast in (True, False):
+        settings.API_FAST_ORDERS = fast
+        served_by.clear()
+        answers.append(trader.send(method, body, **changes))
+        assert (served_by[0] is FastCall) == fast
+
+    assert _comparable(answers[0]) == _comparable(answers[1])
+    assert 200 <= answers[0][0] < 500
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cancel_on_the_fast_path_answers_as_django_does(trader, settings):
+    answers = []
+    for fast in (True, False):
+        settings.API_FAST_ORDERS = False
+        _, _, placed = trader.send("POST", BID)
+        settings.API_FAST_ORDERS = fast
+        answers.append(trader.send("DELETE", {"orderId": placed["id"], "symbol": "SOL_USDC"}))
+        assert answers[-1][2]["id"] == placed["id"]
+
+    assert _comparable(answers[0]) == _comparable(answers[1])
+    assert answers[0][0] == 200
+    assert answers[0][2]["status"] == OrderStatus.NEW  # as found: no worker here
+
+
+@pytest.mark.django_db(transaction=True)
+def test_calls_the_fast_path_does_not_take_go_to_django(trader, served_by, settings):
+    settings.API_FAST_ORDERS = True
+    cases = [
+        {"Accept": "application/json; indent=4"},  # DRF would render indented JSON
+        {"Content-Type": "text/plain"},
+        {"Accept": "text/html"},  # DRF answers 406
+    ]
+    for changes in cases:
+        served_by.clear()
+        _raw(trader, changes)
+        assert served_by, changes
+        assert served_by[0] is not FastCall, changes
+    assert Order.objects.count() == 1  # the indented call placed its order through Django
+
+
+def _raw(trader: Client, changes: dict[str, str]) -> None:
+    headers = trader.headers("orderExecute", BID, **changes)
+    trader.run(_call("POST", json.dumps(BID).encode(), headers))

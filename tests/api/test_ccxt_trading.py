@@ -27,6 +27,20 @@ def balances(exchange) -> dict[str, dict[str, Decimal]]:
     return {asset: {k: Decimal(v) for k, v in row.items()} for asset, row in raw.items()}
 
 
+# The spot markets these tests trade on; each test states its books and fills exactly.
+MARKETS = ("SOL_USDC", "ETH_USDC", "BTC_USDC")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def empty_books(satchel_server):
+    """The live server is shared by the session: whatever other tests left resting on these books
+    (a crash or takeover burst) would fill these tests' orders, so they start on empty books, and
+    leave them empty."""
+    satchel_server.clear_books(*MARKETS)
+    yield
+    satchel_server.clear_books(*MARKETS)
+
+
 @pytest.fixture(scope="module")
 def traders(satchel_server):
     maker = satchel_server.create_account("maker@example.com", "USDC=10000", "SOL=100")

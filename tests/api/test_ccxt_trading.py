@@ -186,6 +186,10 @@ def test_batch_orders_and_public_market_data(pair):
     assert ticker["last"] == 90
     tickers = taker.fetch_tickers()
     assert tickers["SOL/USDC"]["last"] == 90
-    candles = taker.fetch_ohlcv("SOL/USDC", "1m")
-    assert candles[-1][4] == 90  # close of the last minute
+    # ccxt's default end is now, truncated to the second, and a candle must start before the end:
+    # in the first second of a minute the trade's own candle would be left out (it was, once),
+    # so the window is asked to end a minute ahead.
+    candles = taker.fetch_ohlcv("SOL/USDC", "1m", params={"until": trades[-1]["timestamp"] + 60_000})
+    assert candles[-1][0] == trades[-1]["timestamp"] // 60_000 * 60_000  # the trade's minute
+    assert candles[-1][4] == 90  # closes at the trade
     assert candles[-1][5] >= 1

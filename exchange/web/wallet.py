@@ -76,7 +76,9 @@ def withdrawal_error_field(error: DomainError) -> str | None:
     if named in WITHDRAW_FIELDS:
         return str(named)
     message = error.message.lower()
-    if error.code == "INVALID_TWO_FACTOR_CODE" or "two-factor" in message or "2fa" in message:
+    # Every two-factor refusal carries INVALID_TWO_FACTOR_CODE. No "2fa" substring test: messages
+    # quote the user's address, and a base58 or hex address may spell "2fa" ("...b2Fa...").
+    if error.code == "INVALID_TWO_FACTOR_CODE" or "two-factor" in message:
         return "twoFactorToken"
     if "address" in message:
         return "address"

@@ -27,6 +27,20 @@ def balances(exchange) -> dict[str, dict[str, Decimal]]:
     return {asset: {k: Decimal(v) for k, v in row.items()} for asset, row in raw.items()}
 
 
+# The spot markets these tests trade on; each test states its books and fills exactly.
+MARKETS = ("SOL_USDC", "ETH_USDC", "BTC_USDC")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def empty_books(satchel_server):
+    """The live server is shared by the session: whatever other tests left resting on these books
+    (a crash or takeover burst) would fill these tests' orders, so they start on empty books, and
+    leave them empty."""
+    satchel_server.clear_books(*MARKETS)
+    yield
+    satchel_server.clear_books(*MARKETS)
+
+
 @pytest.fixture(scope="module")
 def traders(satchel_server):
     maker = satchel_server.create_account("maker@example.com", "USDC=10000", "SOL=100")
@@ -172,6 +186,10 @@ def test_batch_orders_and_public_market_data(pair):
     assert ticker["last"] == 90
     tickers = taker.fetch_tickers()
     assert tickers["SOL/USDC"]["last"] == 90
-    candles = taker.fetch_ohlcv("SOL/USDC", "1m")
-    assert candles[-1][4] == 90  # close of the last minute
+    # ccxt's default end is now, truncated to the second, and a candle must start before the end:
+    # in the first second of a minute the trade's own candle would be left out (it was, once),
+    # so the window is asked to end a minute ahead.
+    candles = taker.fetch_ohlcv("SOL/USDC", "1m", params={"until": trades[-1]["timestamp"] + 60_000})
+    assert candles[-1][0] == trades[-1]["timestamp"] // 60_000 * 60_000  # the trade's minute
+    assert candles[-1][4] == 90  # closes at the trade
     assert candles[-1][5] >= 1

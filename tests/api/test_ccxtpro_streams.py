@@ -141,7 +141,11 @@ def test_trades_ticker_ohlcv_and_best_bid_ask_follow_rest_orders(satchel_server,
                 asyncio.create_task(watcher.watch_trades("BTC/USDC")),
                 asyncio.create_task(watcher.watch_ohlcv("BTC/USDC", "1m")),
             ]
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.1)
+            # One connection, processed in order: once this initial ticker is back, the trades and
+            # candles subscriptions sent before it are live (a fixed pause may be too short under
+            # load, and the trade below would go by unseen).
+            await asyncio.wait_for(watcher.watch_ticker("ETH/USDC"), WATCH_SECONDS)
 
             def best() -> dict[str, Any] | None:
                 return watcher.bidsasks.get("BTC/USDC")

@@ -32,16 +32,18 @@ def _signed_post(server, account, body: dict) -> requests.Response:
     return requests.post(f"{server.url}/api/v1/order", data=json.dumps(body), headers=headers, timeout=30)
 
 
-def _pending(server) -> int:
-    with psycopg.connect(server.env["DATABASE_URL"]) as conn:
-        row = conn.execute(
-            "SELECT s.next_sequence - 1 - s.last_applied_sequence FROM exchange_marketstate s "
-            "JOIN exchange_market m ON m.id = s.market_id WHERE m.symbol = 'ETH_USDC'"
-        ).fetchone()
-    return int(row[0]) if row else 0
+@pytest.fixture
+def eth_usdc(satchel_server):
+    """ETH_USDC with an empty book and a running matching worker, before and after: the burst
+    leaves orders resting that would fill other tests' orders on the shared live server."""
+    satchel_server.clear_books("ETH_USDC")
+    yield
+    if satchel_server.processes["matching"].poll() is not None:  # killed, and the test failed first
+        satchel_server.restart("matching")
+    satchel_server.clear_books("ETH_USDC")
 
 
-def test_kill_9_matching_worker_mid_burst_loses_and_duplicates_nothing(satchel_server):
+def test_kill_9_matching_worker_mid_burst_loses_and_duplicates_nothing(satchel_server, eth_usdc):
     accounts = [
         satchel_server.create_account(f"crash{i}@example.com", "USDC=1000000", "ETH=1000") for i in range(4)
     ]
@@ -85,11 +87,7 @@ def test_kill_9_matching_worker_mid_burst_loses_and_duplicates_nothing(satchel_s
     assert statuses == [200] * len(bodies)
     # A doorbell may have been lost with the dead worker; the beat sweep would ring it, here we
     # ring by hand through the same task.
-    deadline = time.monotonic() + 60
-    while _pending(satchel_server):
-        satchel_server.manage("shell", "-c", "from exchange.tasks import market_sweep; market_sweep()")
-        assert time.monotonic() < deadline, "pending commands were never applied"
-        time.sleep(0.5)
+    satchel_server.wait_applied("ETH_USDC")
     out = satchel_server.manage("verify_market", "ETH_USDC")
     assert "ok" in out
     satchel_server.manage("check_ledger")

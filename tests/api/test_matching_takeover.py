@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 
-import psycopg
 import pytest
 
 from tests.api.test_crash_recovery import _signed_post
@@ -16,20 +15,23 @@ from tests.api.test_crash_recovery import _signed_post
 pytestmark = pytest.mark.live
 
 
-def _pending(server, symbol: str) -> int:
-    with psycopg.connect(server.env["DATABASE_URL"]) as conn:
-        row = conn.execute(
-            "SELECT s.next_sequence - 1 - s.last_applied_sequence FROM exchange_marketstate s "
-            "JOIN exchange_market m ON m.id = s.market_id WHERE m.symbol = %s",
-            [symbol],
-        ).fetchone()
-    return int(row[0]) if row else 0
+@pytest.fixture
+def standby(satchel_server):
+    """A second matching worker on the same queues. Afterwards the node is as other tests expect
+    it: the standby stopped (left running, it would carry the markets whenever a later test kills
+    `matching`), `matching` running, and SOL_USDC's book empty (the burst leaves orders resting)."""
+    satchel_server.clear_books("SOL_USDC")
+    command = [part.replace("matching@", "matching-standby@") for part in satchel_server.commands["matching"]]
+    satchel_server.start("matching-standby", command)
+    satchel_server.wait_ready("matching-standby")
+    yield
+    satchel_server.stop("matching-standby")
+    if satchel_server.processes["matching"].poll() is not None:
+        satchel_server.restart("matching")
+    satchel_server.clear_books("SOL_USDC")
 
 
-def test_second_worker_takes_over_when_the_first_is_killed(satchel_server):
-    second = [part.replace("matching@", "matching-standby@") for part in satchel_server.commands["matching"]]
-    satchel_server.start("matching-standby", second)
-    time.sleep(4)  # the standby is up and consuming the same queues
+def test_second_worker_takes_over_when_the_first_is_killed(satchel_server, standby):
     accounts = [
         satchel_server.create_account(f"takeover{i}@example.com", "USDC=1000000", "SOL=100000")
         for i in range(3)
@@ -62,9 +64,8 @@ def test_second_worker_takes_over_when_the_first_is_killed(satchel_server):
     first.wait()
     killed_at = time.monotonic()
     assert burst(10) == [200] * 10
-    while _pending(satchel_server, "SOL_USDC"):
+    while satchel_server.pending("SOL_USDC"):
         assert time.monotonic() - killed_at < 15, "the standby did not take over"
         time.sleep(0.1)
     assert "ok" in satchel_server.manage("verify_market", "SOL_USDC")
     satchel_server.manage("check_ledger")
-    satchel_server.restart("matching")  # leave the node as other tests expect it

@@ -8,12 +8,13 @@ order the drains rely on.
 
 from __future__ import annotations
 
-import asyncio
+import math
 import time
 from typing import Any
 
 import pytest
 import redis
+import time_machine
 from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission
@@ -239,42 +240,59 @@ def test_logging_out_ends_the_web_pages_private_streams(layer, demo_markets, ali
 
 @pytest.mark.django_db(transaction=True)
 def test_a_signed_subscribe_works_once_and_its_replay_on_another_socket_is_refused(
-    layer, demo_markets, alice
+    layer, demo_markets, alice, monkeypatch
 ):
     key = _key(alice)
     key_id = ApiKey.objects.get(public_key=key[1]).pk
-    signature = signed(key)
+    claims: list[tuple[str, int, bool]] = []  # what was asked of Redis, and its answer
 
-    async def scenario() -> None:
-        owner, attacker = await connected(), await connected()
-        await request(owner, "SUBSCRIBE", "account.orderUpdate", signature=signature)
-        # ccxt's watches started in one millisecond send the same signature on one socket: accepted.
-        await request(owner, "SUBSCRIBE", "account.balanceUpdate", signature=signature)
-        assert await drain(owner) == []
-        # The claim lasts while the signed text would pass the timestamp check, and then goes.
-        claim = stream_auth.signature_claim_key(api_key_id=key_id, timestamp=signature[2], window="5000")
-        remaining_ms = redis_client().pttl(claim)
-        valid_for_ms = int(signature[2]) + 5000 - time.time_ns() // 1_000_000
-        # Two clocks read a millisecond apart each: a few milliseconds of slack.
-        assert valid_for_ms - 5 <= remaining_ms <= valid_for_ms + stream_auth.CLAIM_MARGIN_MS + 5
-        await request(attacker, "SUBSCRIBE", *PRIVATE, signature=signature)
-        assert await drain(attacker) == [REPLAYED]
-        await publish(layer, alice.pk)
-        assert await drain(owner) == DELIVERED
-        assert await drain(attacker) == []
-        assert len(layer.groups[streams.api_key_group(key_id)]) == 1  # the owner's socket only
+    def claim_recorded(key: str, *, ttl_ms: int) -> bool:
+        claims.append((key, ttl_ms, claimed := real_claim(key, ttl_ms=ttl_ms)))
+        return claimed
 
-        # A fresh signature from the key's owner works on any socket.
-        await asyncio.sleep(0.002)  # a later millisecond: another signed text
-        await request(attacker, "SUBSCRIBE", *PRIVATE, signature=signed(key))
-        assert await drain(attacker) == []
-        await publish(layer, alice.pk)
-        assert await drain(attacker) == DELIVERED
-        assert len(layer.groups[streams.api_key_group(key_id)]) == 2
-        await owner.disconnect()
-        await attacker.disconnect()
+    real_claim = stream_auth._claim
+    monkeypatch.setattr(stream_auth, "_claim", claim_recorded)
+    # The wall clock stands still (the server's "now" is exactly the test's), so the claim's life
+    # is known to the millisecond; only Redis's own countdown runs, and it is measured.
+    with time_machine.travel(time.time(), tick=False) as traveller:
+        age_ms = 1_200  # signed 1.2 s ago: valid for 3.8 s more, claimed for 1 s beyond that
+        signature = signed(key, age_ms=age_ms)
+        claim_ms = 5000 - age_ms + stream_auth.CLAIM_MARGIN_MS
 
-    run(scenario)
+        async def scenario() -> None:
+            owner, attacker = await connected(), await connected()
+            started = time.monotonic()
+            await request(owner, "SUBSCRIBE", "account.orderUpdate", signature=signature)
+            # ccxt's watches started in one millisecond send the same signature on one socket.
+            await request(owner, "SUBSCRIBE", "account.balanceUpdate", signature=signature)
+            assert await drain(owner) == []
+            # The claim lasts while the signed text would pass the timestamp check, and then goes:
+            # claimed once, for exactly `claim_ms`, and Redis holds it for that long, less what it
+            # has counted down since the subscribe was sent (+1 ms of rounding).
+            claim = stream_auth.signature_claim_key(api_key_id=key_id, timestamp=signature[2], window="5000")
+            assert claims == [(claim, claim_ms, True)]
+            remaining_ms = redis_client().pttl(claim)
+            elapsed_ms = math.ceil((time.monotonic() - started) * 1000)
+            assert claim_ms - elapsed_ms - 1 <= remaining_ms <= claim_ms
+            await request(attacker, "SUBSCRIBE", *PRIVATE, signature=signature)
+            assert await drain(attacker) == [REPLAYED]
+            assert claims[1:] == [(claim, claim_ms, False)]  # refused by Redis, not extended
+            await publish(layer, alice.pk)
+            assert await drain(owner) == DELIVERED
+            assert await drain(attacker) == []
+            assert len(layer.groups[streams.api_key_group(key_id)]) == 1  # the owner's socket only
+
+            # A fresh signature from the key's owner works on any socket.
+            traveller.shift(0.001)  # a later millisecond: another signed text
+            await request(attacker, "SUBSCRIBE", *PRIVATE, signature=signed(key))
+            assert await drain(attacker) == []
+            await publish(layer, alice.pk)
+            assert await drain(attacker) == DELIVERED
+            assert len(layer.groups[streams.api_key_group(key_id)]) == 2
+            await owner.disconnect()
+            await attacker.disconnect()
+
+        run(scenario)
 
 
 @pytest.mark.django_db(transaction=True)

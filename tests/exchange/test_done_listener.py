@@ -75,10 +75,11 @@ def test_a_waiter_wakes_on_the_shared_subscription(loop):
     notifier = _notify_later([1, 2], delay=0.1)
     started = time.monotonic()
 
-    assert doorbell.command_done_wait(market_id=MARKET, sequence=2, timeout=3) is True
+    assert doorbell.command_done_wait(market_id=MARKET, sequence=2, timeout=10) is True
     notifier.join()
 
-    assert time.monotonic() - started < 1
+    # Far below the timeout (a loaded machine may pause a second or two): woken by the notice.
+    assert time.monotonic() - started < 5
     # Woken by the notice, not by a BLPOP: the per-command key is still there, unread.
     assert doorbell._redis().llen(doorbell._done_key(MARKET, 2)) == 1
     assert done_listener._listener._waiting == {}
@@ -100,7 +101,7 @@ def test_no_notice_means_false_after_the_wait_and_nothing_left_behind(loop):
 
     assert doorbell.command_done_wait(market_id=MARKET, sequence=4, timeout=0.2) is False
 
-    assert 0.2 <= time.monotonic() - started < 1
+    assert 0.2 <= time.monotonic() - started < 3  # at the timeout, give or take a loaded machine
     _until(lambda: done_listener._listener._waiting == {})
 
 
@@ -109,17 +110,17 @@ def test_a_lost_subscription_answers_waiters_at_once_then_comes_back(loop, monke
     listener = done_listener._listener
     answer: list[bool] = []
     waiter = threading.Thread(
-        target=lambda: answer.append(doorbell.command_done_wait(market_id=MARKET, sequence=5, timeout=10))
+        target=lambda: answer.append(doorbell.command_done_wait(market_id=MARKET, sequence=5, timeout=60))
     )
     waiter.start()
     _until(lambda: (MARKET, 5) in listener._waiting)
     started = time.monotonic()
 
     doorbell._redis().client_kill_filter(_type="pubsub")
-    waiter.join(5)
+    waiter.join(30)
 
-    assert answer == [False]  # the order is answered as accepted rather than after 10 s
-    assert time.monotonic() - started < 2
+    assert answer == [False]  # the order is answered as accepted rather than after 60 s
+    assert time.monotonic() - started < 10
     _until(lambda: listener.ready)  # subscribed again
     _clear(6)
     notifier = _notify_later([6], delay=0.1)

@@ -268,6 +268,14 @@ def test_withdrawal_errors_map_to_their_fields() -> None:
     assert withdrawal_error_field(InvalidAsset("Unknown asset: XYZ")) == "asset"
     assert withdrawal_error_field(InvalidRequest("Unsupported blockchain: Dogecoin")) == "blockchain"
     assert withdrawal_error_field(DomainError("Account is frozen; contact support", code="FORBIDDEN")) is None
+    # An address that happens to spell "2fa" is still about the address, not the two-factor code
+    # (a base58 address from a browser test's random email did, once).
+    waiting = InvalidRequest(
+        "Address GQYnuMyb2FargFVWtuWDLszcYkY23Ziu9XV6ws5tJWUE was added to your address book on "
+        "2026-11-25 16:02 UTC; for your security it can be used from 2026-11-26 16:02 UTC"
+    )
+    assert withdrawal_error_field(waiting) == "address"
+    assert withdrawal_error_field(InvalidRequest("Invalid Ethereum address: 0xab2fa0")) == "address"
     named = DomainError("Travel-rule details are required")
     named.field = "address"  # type: ignore[attr-defined]
     assert withdrawal_error_field(named) == "address"

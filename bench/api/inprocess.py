@@ -79,51 +79,19 @@ def _setup() -> tuple[dict[str, str], dict[str, str]]:
 
 
 class _AsgiClient:
-    """Calls an ASGI application as uvicorn does (one scope, the body in one message, then a
-    receive that waits for a disconnect that never comes); answers like Django's test client."""
+    """The node's ASGI application called as uvicorn calls it (core.asgi_call); answers like
+    Django's test client."""
 
     def __init__(self, application: Any) -> None:
-        self.application = application
+        from core.asgi_call import asgi_http_call
+
+        self.application, self.call = application, asgi_http_call
 
     async def request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Any:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [
-                (b"host", b"127.0.0.1"),
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ]
-            + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 8000),
-        }
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-        never = asyncio.Event()
-
-        async def receive() -> dict[str, Any]:
-            if messages:
-                return messages.pop()
-            await never.wait()
-            return {"type": "http.disconnect"}
-
-        answer: dict[str, Any] = {"body": b""}
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                answer["status"] = message["status"]
-            else:
-                answer["body"] += message.get("body", b"")
-
-        await self.application(scope, receive, send)
-        return _Answer(answer["status"], answer["body"])
+        status, _, content = await self.call(
+            self.application, method, path, body, {"Content-Type": "application/json", **headers}
+        )
+        return _Answer(status, content)
 
 
 class _Answer:

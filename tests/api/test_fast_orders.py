@@ -17,6 +17,7 @@ from django.core import signals
 
 from accounts.services.api_keys import api_key_create
 from accounts.signing import sign
+from core.asgi_call import asgi_http_call
 from exchange.api.fast_orders import FastCall
 from exchange.models import Order, OrderStatus
 from exchange.services import done_listener
@@ -29,41 +30,7 @@ async def _call(method: str, body: bytes, headers: dict[str, str]) -> tuple[int,
     """One request through `config.asgi.application`, as uvicorn sends it."""
     from config.asgi import application
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": "/api/v1/order",
-        "raw_path": b"/api/v1/order",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), (b"content-length", str(len(body)).encode())]
-        + [(name.lower().encode(), value.encode()) for name, value in headers.items()],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    never = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop()
-        await never.wait()
-        return {"type": "http.disconnect"}
-
-    answer: dict[str, Any] = {"body": b""}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-            answer["headers"] = {name.decode().lower(): value.decode() for name, value in message["headers"]}
-        else:
-            answer["body"] += message.get("body", b"")
-
-    await application(scope, receive, send)
-    return answer["status"], answer["headers"], answer["body"]
+    return await asgi_http_call(application, method, "/api/v1/order", body, headers)
 
 
 class Client:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.api_prepared import prepared_cursor
 from core.db_copy import allocate_ids, array_literal, copy_escape, copy_text
 from core.errors import InsufficientFunds, LedgerImbalance
 from exchange.models import AccountKind, Asset
@@ -132,7 +133,7 @@ def ledger_balances_apply(entries: Sequence[PendingEntry]) -> None:
             deltas[account_id] = deltas.get(account_id, 0) + amount
     if not deltas:
         return
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), prepared_cursor() as cursor:
         # Locked in id order (the lock policy of exchange/services/ledger.py), so a concurrent
         # placement holding funds on the API side queues behind the batch instead of deadlocking.
         cursor.execute(

@@ -29,6 +29,7 @@ from django.db import connection, connections, transaction
 from django.db.models import F, Q
 
 from core.advisory_locks import AdvisoryNamespace
+from core.api_prepared import prepared_cursor
 from exchange.engine import commands as ec
 from exchange.engine.engine import MatchingEngine
 from exchange.engine.enums import CancelScope, TriggerKind
@@ -72,14 +73,14 @@ _books: dict[int, CachedMarket] = {}
 @contextmanager
 def market_lock(market_id: int) -> Iterator[bool]:
     """Try the market's advisory lock (session level, so it outlives batch transactions)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_NAMESPACE, market_id])
         acquired = bool(cursor.fetchone()[0])
     try:
         yield acquired
     finally:
         if acquired:
-            with connection.cursor() as cursor:
+            with prepared_cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_NAMESPACE, market_id])
 
 
@@ -464,6 +465,12 @@ def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
                     settle(pending.popleft())
                 report.applied += len(_batch_commit(prepared))
                 report.batches += 1
+                if len(commands) < batch_size:
+                    # A short read took every command there was: another read now would almost
+                    # always come back empty, a round trip per drain. `market_drain` looks for
+                    # pending commands again once the lock is let go, which covers any that
+                    # arrived meanwhile.
+                    break
         while pending:
             settle(pending.popleft())
     except BaseException:
@@ -479,7 +486,7 @@ def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
 
 def _book_for(market_id: int) -> CachedMarket | None:
     """The cached book if it matches what the database last applied, else one rebuilt from it."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT last_applied_sequence FROM exchange_marketstate WHERE market_id = %s", [market_id]
         )
@@ -498,7 +505,7 @@ def _commands_after(market_id: int, sequence: int, limit: int) -> list[CommandRo
     # `limit` lie in (sequence, sequence + limit]. The upper bound keeps the plan an index range
     # of `limit` rows even when the statistics predate a burst of commands: without it the
     # planner may join every pending command to its order and sort, each batch, before LIMIT.
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_COMMANDS_SQL, [market_id, sequence, sequence + limit, limit])
         return [CommandRow._make(row) for row in cursor.fetchall()]
 

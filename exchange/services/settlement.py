@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.utils import timezone
 
+from core.api_prepared import prepared_cursor
 from core.db_copy import array_literal, copy_rows, copy_text
 from core.money import quantise, render
 from exchange.engine import events as ev
@@ -486,14 +487,15 @@ class BatchWriter:
         balances: dict[tuple[int, int], dict[str, str]] = {
             pair: {"A": "0", "L": "0", "S": "0"} for pair in touched if pair[1] in symbols
         }
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 "SELECT owner_id, asset_id, kind, balance FROM exchange_ledgeraccount"
-                " WHERE owner_id = ANY(%s) AND asset_id = ANY(%s) AND kind = ANY(%s)",
+                " WHERE owner_id = ANY(%s::bigint[]) AND asset_id = ANY(%s::bigint[])"
+                " AND kind = ANY(%s::varchar[])",
                 [
-                    list({user_id for user_id, _ in balances}),
-                    list({asset_id for _, asset_id in balances}),
-                    list(_BALANCE_KINDS),
+                    array_literal({user_id for user_id, _ in balances}),
+                    array_literal({asset_id for _, asset_id in balances}),
+                    array_literal(_BALANCE_KINDS),
                 ],
             )
             rows = cursor.fetchall()
@@ -545,7 +547,7 @@ class BatchWriter:
                 self.touched.add((order.user_id, asset.pk))
                 remaining = Decimal(0)
             locked.append(remaining)
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 _ORDERS_UPDATE_SQL,
                 [
@@ -594,7 +596,7 @@ class BatchWriter:
         market, spec = self.market, self.spec
         orders: dict[int, OrderRow] = {}
         if self.changes:
-            with connection.cursor() as cursor:
+            with prepared_cursor() as cursor:
                 cursor.execute(_ORDERS_LOCK_SQL, [array_literal(self.changes)])
                 orders = {row[0]: OrderRow._make(row) for row in cursor.fetchall()}
         releases = PendingEntry(kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{end.sequence}")
@@ -614,7 +616,7 @@ class BatchWriter:
                 [(BATCH_STREAM, None, _dumps(self.events.payload()), self.now)],
             )
             outbox_notify()
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             if self.results:
                 sequences = [sequence for sequence, _ in self.results]
                 cursor.execute(

@@ -61,7 +61,9 @@ def test_the_batch_statements_run_prepared(market, alice):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_short_read_is_the_last_of_its_drain_and_a_later_command_is_still_applied(market, alice, monkeypatch):
+def test_a_short_read_is_the_last_of_its_drain_and_a_later_command_is_still_applied(
+    market, alice, monkeypatch
+):
     first = order_place(user=alice, market=market, request=_bid("1000"))
     late: list[Order] = []
     commit = matching._batch_commit

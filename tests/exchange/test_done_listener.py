@@ -20,8 +20,8 @@ from exchange.models import Market, Order, OrderStatus
 from exchange.services import done_listener, doorbell
 from exchange.services.deposits import deposit_credit
 from exchange.services.matching import market_drain
-from exchange.services.order_request import OrderRequest
 from exchange.services.orders import order_place
+from tests.factories.orders import limit_request as _limit
 
 MARKET = 990_001
 
@@ -193,19 +193,4 @@ def test_an_answered_order_is_taken_from_the_notice_not_read_again(
         order.status,
         order.executed_quantity,
         order.executed_quote_quantity,
-    )
-
-
-def _limit(side: str, price: str, quantity: str) -> OrderRequest:
-    return OrderRequest(
-        side=side,  # type: ignore[arg-type]
-        order_type="Limit",  # type: ignore[arg-type]
-        price=Decimal(price),
-        quantity=Decimal(quantity),
-        quote_quantity=None,
-        time_in_force="GTC",  # type: ignore[arg-type]
-        post_only=False,
-        self_trade_prevention="RejectTaker",  # type: ignore[arg-type]
-        client_id=None,
-        trigger_price=None,
     )

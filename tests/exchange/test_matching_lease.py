@@ -10,23 +10,8 @@ from django.db import connections
 
 from exchange.models import Market, MarketState, Order, OrderStatus
 from exchange.services.matching import market_drain, market_lock
-from exchange.services.order_request import OrderRequest
 from exchange.services.orders import order_place
-
-
-def _bid(price: str) -> OrderRequest:
-    return OrderRequest(
-        side="Bid",
-        order_type="Limit",
-        price=Decimal(price),
-        quantity=Decimal("1"),
-        quote_quantity=None,
-        time_in_force="GTC",
-        post_only=False,
-        self_trade_prevention="RejectTaker",
-        client_id=None,
-        trigger_price=None,
-    )
+from tests.factories.orders import bid as _bid
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,24 +16,9 @@ from django.db import connection
 from exchange.models import Fill, Market, MarketState, Order, OrderStatus
 from exchange.services import matching
 from exchange.services.matching import market_drain
-from exchange.services.order_request import OrderRequest
 from exchange.services.orders import order_place
 from exchange.services.settlement import BatchConflict
-
-
-def _limit(side: str, price: str, quantity: str) -> OrderRequest:
-    return OrderRequest(
-        side=side,
-        order_type="Limit",
-        price=Decimal(price),
-        quantity=Decimal(quantity),
-        quote_quantity=None,
-        time_in_force="GTC",
-        post_only=False,
-        self_trade_prevention="RejectTaker",
-        client_id=None,
-        trigger_price=None,
-    )
+from tests.factories.orders import limit_request as _limit
 
 
 @pytest.fixture

@@ -15,23 +15,8 @@ from exchange.models import AccountKind, JournalEntry, Market, MarketCommand, Or
 from exchange.services import ledger_batch
 from exchange.services.deposits import deposit_credit
 from exchange.services.ledger import ledger_account_get
-from exchange.services.order_request import OrderRequest
 from exchange.services.orders import order_cancel, order_place
-
-
-def _bid(price: str, quantity: str = "1") -> OrderRequest:
-    return OrderRequest(
-        side="Bid",
-        order_type="Limit",
-        price=Decimal(price),
-        quantity=Decimal(quantity),
-        quote_quantity=None,
-        time_in_force="GTC",
-        post_only=False,
-        self_trade_prevention="RejectTaker",
-        client_id=None,
-        trigger_price=None,
-    )
+from tests.factories.orders import bid as _bid
 
 
 def _balances(user_id: int, market: Market) -> tuple[Decimal, Decimal]:

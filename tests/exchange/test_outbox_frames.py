@@ -29,6 +29,7 @@ from exchange.services.matching import market_drain
 from exchange.services.order_request import OrderRequest
 from exchange.services.orders import order_cancel, order_cancel_all, order_place
 from exchange.services.outbox import outbox_mark_published, outbox_pending
+from tests.factories.orders import bid
 
 TRANSCRIPT = Path(__file__).parent / "data" / "outbox_frames.json"
 
@@ -205,19 +206,7 @@ def test_a_round_takes_whole_batch_rows_and_stops_at_the_one_that_reaches_its_li
     deposit_credit(user_id=alice.pk, asset=market.quote, quantity=Decimal("100000"), source="administrator")
     matching._books.clear()
     for price in ("1990", "1991", "1992", "1993", "1994"):  # batches of 2 + 2 + 1 resting bids
-        request = OrderRequest(
-            side="Bid",
-            order_type="Limit",
-            price=Decimal(price),
-            quantity=Decimal("1"),
-            quote_quantity=None,
-            time_in_force="GTC",
-            post_only=False,
-            self_trade_prevention="RejectTaker",
-            client_id=None,
-            trigger_price=None,
-        )
-        order_place(user=alice, market=market, request=request)
+        order_place(user=alice, market=market, request=bid(price))
     market_drain(market.pk)
 
     seen: list[int] = []

@@ -65,21 +65,22 @@ class PooledThreadASGIHandler(ASGIHandler):
         if self._on_loop is not None:
             self._on_loop()
         fast = self._fast[0](scope) if self._fast is not None else None
+        if fast is not None and self._fast is not None:
+            # Each of the call's trips is a request of its own to Django's connection handling
+            # (exchange/api/fast_orders.py `_in_request`), so any of a few shared threads will do:
+            # no thread is created per call, and none is held while the call waits on the loop.
+            loop = asyncio.get_running_loop()
+            threads = self._fast_threads
+            await self._fast[1](
+                fast, receive, send, lambda function, *args: loop.run_in_executor(threads, function, *args)
+            )
+            return
         # Only the event loop's thread touches the idle list: no lock needed.
         executor = self._idle.pop() if self._idle else ThreadPoolExecutor(1, thread_name_prefix="http")
         finished = False
         try:
-            if fast is not None and self._fast is not None:
-                loop = asyncio.get_running_loop()
-                await self._fast[1](
-                    fast,
-                    receive,
-                    send,
-                    lambda function, *args: loop.run_in_executor(executor, function, *args),
-                )
-            else:
-                async with ThreadSensitiveContext(executor=executor):
-                    await self.handle(scope, receive, send)
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
             finished = True
         finally:
             # A cancelled request may leave its thread busy: that one is not handed to the next.

@@ -46,6 +46,16 @@ class RowShape:
         return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
 
 
+def row_text(model: type[models.Model], alias: str, *, exclude: Sequence[str] = ()) -> str:
+    """An expression giving a row of `model` (under `alias`) as one text, for "is this row still
+    what I read?" checks (exchange/services/orders.py `SeenRows`): every concrete column but
+    `exclude`, so any later column takes part without anyone remembering to add it."""
+    columns = ", ".join(
+        f'{alias}."{field.column}"' for field in model._meta.concrete_fields if field.column not in exclude
+    )
+    return f"ROW({columns})::text"
+
+
 @functools.cache
 def row_shape(model: type[models.Model]) -> RowShape:
     connection = connections[DEFAULT_DB_ALIAS]

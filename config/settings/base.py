@@ -251,6 +251,9 @@ API_PREPARED_STATEMENTS = env_bool("API_PREPARED_STATEMENTS", True)
 # Signed order placement and cancel served on the event loop (exchange/api/fast_orders.py); off:
 # through Django and DRF like every other call, for A/B runs.
 API_FAST_ORDERS = env_bool("API_FAST_ORDERS", True)
+# Fast order calls check against cached key, user and market rows, which the order statement
+# re-checks (exchange/api/seen_rows.py); False reads them afresh on every call, for A/B runs.
+API_SEEN_ROWS = env_bool("API_SEEN_ROWS", True)
 # Most commands the matching worker applies per database transaction. Batches are only this big
 # under a backlog, where bigger ones amortise each commit's WAL flush (docs/PERFORMANCE.md).
 MATCHING_BATCH_SIZE = int(os.environ.get("MATCHING_BATCH_SIZE", "2000"))

@@ -30,19 +30,25 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core import signals
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import IntegrityError
 from django.http.request import split_domain_port, validate_host
 from rest_framework.renderers import JSONRenderer
 
 from accounts.api.authentication import signed_caller
+from accounts.models import ApiKey
 from core.api import error_body
 from core.api_views import body_object_of
 from core.errors import DomainError, InvalidRequest
 from exchange.api.order_json import order_json
 from exchange.api.orders import OrderApi, _market, _order_selector, order_request_from
+from exchange.api.seen_rows import SeenKey, seen_forget, seen_key, seen_market
 from exchange.models import Order
 from exchange.services.done_listener import Answer, done_listener_here
 from exchange.services.doorbell import command_done_answer
 from exchange.services.orders import (
+    SeenRows,
+    SeenRowsChanged,
     order_cancel_submit,
     order_check_answer,
     order_from_answer,
@@ -158,7 +164,79 @@ def _in_request(call: FastCall, function: Callable[..., T], *args: Any) -> T:
         signals.request_finished.send(sender=FastCall)
 
 
+class _ReadAfresh(Exception):
+    """The call, tried on cached rows, must be made again on rows read afresh."""
+
+
 def _submit(call: FastCall, body: bytes) -> tuple[Order, int]:
+    """What `OrderApi.post` / `OrderApi.delete` do before the wait. First on the key, user,
+    market and assets this process has cached (exchange/api/seen_rows.py), the order statement
+    checking they still hold; if they do not, or the call is refused for any reason, again on
+    fresh reads, so every refusal and every answer is what a fresh read gives."""
+    if settings.API_SEEN_ROWS:
+        try:
+            return _submit_seen(call, body)
+        except _ReadAfresh:
+            pass
+    return _submit_fresh(call, body)
+
+
+def _submit_seen(call: FastCall, body: bytes) -> tuple[Order, int]:
+    public_key = call.api_key.strip()
+    symbol = None
+    try:
+        data = body_object_of(_parse(body))
+        symbol = data.get("symbol")
+        if not isinstance(symbol, str) or not symbol:
+            raise _ReadAfresh
+        found: list[SeenKey] = []
+
+        def key_get(public_key: str) -> ApiKey | None:
+            seen = seen_key(public_key)
+            if seen is None:
+                return None
+            found.append(seen)
+            return seen.key
+
+        user, _ = signed_caller(
+            method=call.method,
+            instruction=OrderApi.instructions[call.method],
+            api_key=call.api_key,
+            signature=call.signature,
+            timestamp=call.timestamp,
+            window=call.window,
+            query_string="",
+            body=body,
+            key_get=key_get,
+        )
+        seen_in_market = seen_market(symbol)
+        if seen_in_market is None:
+            raise _ReadAfresh
+        market, seen_caller = seen_in_market.market, found[0]
+        rows = SeenRows(
+            api_key_id=seen_caller.key.pk,
+            api_key=seen_caller.key_text,
+            user=seen_caller.user_text,
+            market=seen_in_market.market_text,
+            base_id=market.base_id,
+            base=seen_in_market.base_text,
+            quote_id=market.quote_id,
+            quote=seen_in_market.quote_text,
+        )
+        if call.method == "POST":
+            order = order_submit(user=user, market=market, request=order_request_from(data), seen=rows)
+            return order, order.sequence
+        order_id, client_id = _order_selector(data)
+        return order_cancel_submit(
+            user=user, market=market, order_id=order_id, client_id=client_id, seen=rows
+        )
+    except (DomainError, SeenRowsChanged, IntegrityError, ObjectDoesNotExist) as exc:
+        # The last two: a cached row was deleted (no ledger account could be made for it).
+        seen_forget(public_key=public_key, symbol=symbol)
+        raise _ReadAfresh from exc
+
+
+def _submit_fresh(call: FastCall, body: bytes) -> tuple[Order, int]:
     """What `OrderApi.post` / `OrderApi.delete` do before the wait, in the same order."""
     user, _ = signed_caller(
         method=call.method,

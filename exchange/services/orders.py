@@ -17,12 +17,12 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.kyc_tiers import Product
-from accounts.models import User
+from accounts.models import ApiKey, User
 from accounts.services.access import access_require
 from compliance.models import ComplianceFlag
 from compliance.services.screening import user_is_frozen
 from core.api_prepared import prepared_cursor
-from core.api_rows import row_shape
+from core.api_rows import row_shape, row_text
 from core.errors import Forbidden, InsufficientFunds, InvalidQuantity, NotFound
 from exchange.models import (
     OPEN_STATUSES,
@@ -112,6 +112,69 @@ def _prepared(instance: models.Model, params: list[tuple[str, Any]]) -> dict[str
     }
 
 
+@dataclass(frozen=True, slots=True)
+class SeenRows:
+    """The rows a caller's checks were made against, each as `row_text` gave it when read (from
+    a process cache: exchange/api/fast_orders.py): the API key (all but `last_used_at`), its
+    user, the market and its two assets. The order statements store nothing unless every one
+    still reads the same, and then raise `SeenRowsChanged`: what was checked is what is true
+    when the order is stored, as if each had been read fresh."""
+
+    api_key_id: int
+    api_key: str
+    user: str
+    market: str
+    base_id: int
+    base: str
+    quote_id: int
+    quote: str
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "s_key": self.api_key_id,
+            "s_key_row": self.api_key,
+            "s_user_row": self.user,
+            "s_market_row": self.market,
+            "s_base": self.base_id,
+            "s_base_row": self.base,
+            "s_quote": self.quote_id,
+            "s_quote_row": self.quote,
+        }
+
+
+_NOTHING_SEEN: dict[str, Any] = dict.fromkeys(
+    ("s_key", "s_key_row", "s_user_row", "s_market_row", "s_base", "s_base_row", "s_quote", "s_quote_row")
+)
+
+
+class SeenRowsChanged(Exception):
+    """A row in `SeenRows` changed since it was read: nothing was stored; read afresh and retry."""
+
+
+API_KEY_SEEN_EXCLUDE = ("last_used_at",)  # written once a minute by signed calls themselves
+API_KEY_ROW_TEXT = row_text(ApiKey, "k", exclude=API_KEY_SEEN_EXCLUDE)
+USER_ROW_TEXT = row_text(User, "u")
+MARKET_ROW_TEXT = row_text(Market, "m")
+
+
+def asset_row_text(alias: str) -> str:
+    return row_text(Asset, alias)
+
+
+# True when no rows were seen (a caller that read everything afresh) or all still read the same.
+_FRESH_SQL = f"""fresh AS (SELECT COALESCE(%(s_key)s::bigint IS NULL OR (
+    (SELECT {API_KEY_ROW_TEXT} FROM accounts_apikey k WHERE k.id = %(s_key)s::bigint) = %(s_key_row)s::text
+    AND (SELECT {USER_ROW_TEXT} FROM accounts_user u WHERE u.id = %(user)s) = %(s_user_row)s::text
+    AND (SELECT {MARKET_ROW_TEXT} FROM exchange_market m WHERE m.id = %(market)s) = %(s_market_row)s::text
+    AND (SELECT {asset_row_text("a")} FROM exchange_asset a WHERE a.id = %(s_base)s::bigint) = %(s_base_row)s::text
+    AND (SELECT {asset_row_text("a")} FROM exchange_asset a WHERE a.id = %(s_quote)s::bigint) = %(s_quote_row)s::text
+    ), false) AS ok)"""  # noqa: S608  (columns from _meta)
+
+
+def _seen_params(seen: SeenRows | None) -> dict[str, Any]:
+    return _NOTHING_SEEN if seen is None else seen.params()
+
+
 _ORDER_INSERT, _ORDER_PARAMS = _insert_sql(
     Order, prefix="o_", computed={"id": "new_order.id", "sequence": "seq.sequence"}
 )
@@ -133,8 +196,10 @@ _PLACE_COMMAND_INSERT, _PLACE_COMMAND_PARAMS = _insert_sql(
 # statement move the balances (available -> locked), write the journal entry and lines, take the
 # market's next sequence number (the MarketState row last: the lock order) and store the order
 # and its place command. Otherwise it changes nothing and says why. Returns (order id, sequence or
-# NULL, accounts found, available balance, frozen, state row exists).
+# NULL, accounts found, available balance, frozen, state row exists, seen rows unchanged); with
+# `SeenRows` that changed it stores nothing.
 _PLACE_SQL = f"""WITH new_order AS (SELECT nextval(pg_get_serial_sequence('exchange_order', 'id')) AS id),
+{_FRESH_SQL},
 held AS (
     SELECT id, balance FROM exchange_ledgeraccount
      WHERE id IN (%(available)s, %(locked)s) AND owner_id = %(user)s AND asset_id = %(asset)s
@@ -147,7 +212,8 @@ checked AS (
            EXISTS (SELECT 1 FROM exchange_marketstate WHERE market_id = %(market)s) AS has_state
       FROM held),
 go AS (
-    SELECT found = 2 AND available >= %(amount)s AND NOT frozen AND has_state AS ok FROM checked),
+    SELECT found = 2 AND available >= %(amount)s AND NOT frozen AND has_state AND (SELECT ok FROM fresh) AS ok
+      FROM checked),
 moved AS (
     UPDATE exchange_ledgeraccount AS t SET balance = t.balance + v.delta, updated_at = %(now)s
       FROM (VALUES (%(available)s::bigint, -%(amount)s::numeric), (%(locked)s::bigint, %(amount)s::numeric))
@@ -165,7 +231,8 @@ lines AS (
 seq AS ({_TAKE_SEQUENCE_SQL} AND (SELECT ok FROM go) RETURNING next_sequence - 1 AS sequence),
 placed AS ({_ORDER_INSERT} FROM seq, new_order RETURNING id, sequence),
 command AS ({_PLACE_COMMAND_INSERT} FROM placed RETURNING sequence)
-SELECT (SELECT id FROM new_order), (SELECT sequence FROM command), found, available, frozen, has_state
+SELECT (SELECT id FROM new_order), (SELECT sequence FROM command), found, available, frozen, has_state,
+       (SELECT ok FROM fresh)
   FROM checked"""  # noqa: S608  (table names from _meta)
 
 
@@ -182,7 +249,8 @@ def _cancel_sql(*, by_id: bool, by_client_id: bool) -> str:
     """A cancel in one statement (one implicit transaction, as `_PLACE_SQL`): find the user's open
     order (by id and/or client id), and if found, take the market's next sequence number and store
     the cancel command. Returns the order's row and the command's sequence (NULL: the market has
-    no state row yet), or no row when there is no such order."""
+    no state row yet) and whether the `SeenRows` still hold (if not, nothing is stored), or no
+    row when there is no such order."""
     where = "".join(
         (
             " AND o.id = %(order_id)s" if by_id else "",
@@ -190,13 +258,15 @@ def _cancel_sql(*, by_id: bool, by_client_id: bool) -> str:
         )
     )
     shape = row_shape(Order)
-    return f"""WITH target AS (
+    return f"""WITH {_FRESH_SQL},
+target AS (
     SELECT o.id FROM exchange_order o
      WHERE o.market_id = %(market)s AND o.user_id = %(user)s AND o.status = ANY(%(open)s){where}
      ORDER BY o.id DESC LIMIT 1),
-seq AS ({_TAKE_SEQUENCE_SQL} AND EXISTS (SELECT 1 FROM target) RETURNING next_sequence - 1 AS sequence),
+seq AS ({_TAKE_SEQUENCE_SQL} AND EXISTS (SELECT 1 FROM target) AND (SELECT ok FROM fresh)
+    RETURNING next_sequence - 1 AS sequence),
 command AS ({_CANCEL_COMMAND_INSERT} FROM seq, target RETURNING sequence)
-SELECT {shape.select("o")}, (SELECT sequence FROM command)
+SELECT {shape.select("o")}, (SELECT sequence FROM command), (SELECT ok FROM fresh)
   FROM exchange_order o WHERE o.id = (SELECT id FROM target)"""  # noqa: S608  (columns from _meta)
 
 
@@ -237,9 +307,10 @@ def order_place(*, user: User, market: Market, request: OrderRequest) -> Order:
     return order
 
 
-def order_submit(*, user: User, market: Market, request: OrderRequest) -> Order:
+def order_submit(*, user: User, market: Market, request: OrderRequest, seen: SeenRows | None = None) -> Order:
     """`order_place` up to the wait for the worker: the order as accepted (stored and committed,
-    the worker's doorbell rung), or the same errors."""
+    the worker's doorbell rung), or the same errors. `seen`: the rows `user` and `market` were
+    read from, if not read afresh; SeenRowsChanged (nothing stored) when one has changed."""
     access_require(user=user, product=Product.TRADE_SPOT, market=market)  # KYC tier and jurisdiction
     order_request_check(market=market, request=request)
     try:
@@ -252,7 +323,7 @@ def order_submit(*, user: User, market: Market, request: OrderRequest) -> Order:
     for attempt in range(2):
         try:
             order = _order_store(
-                user=user, market=market, request=request, asset=asset, reservation=reservation
+                user=user, market=market, request=request, asset=asset, reservation=reservation, seen=seen
             )
             break
         except _HoldRefused as refused:
@@ -286,7 +357,13 @@ class _HoldRefused(Exception):
 
 
 def _order_store(
-    *, user: User, market: Market, request: OrderRequest, asset: Asset, reservation: Reservation
+    *,
+    user: User,
+    market: Market,
+    request: OrderRequest,
+    asset: Asset,
+    reservation: Reservation,
+    seen: SeenRows | None,
 ) -> Order:
     """Hold the funds, store the order and its place command: one statement, committed on return
     (inside a caller's transaction it joins that one). Raises Forbidden, _HoldRefused."""
@@ -333,16 +410,21 @@ def _order_store(
         "locked": ledger_account_id(owner_id=user.pk, kind=AccountKind.LOCKED, asset=asset),
         **_prepared(order, _ORDER_PARAMS),
         **_prepared(command, _PLACE_COMMAND_PARAMS),
+        **_seen_params(seen),
     }
     with prepared_cursor() as cursor:
         cursor.execute(_PLACE_SQL, params)
-        order_id, sequence, found, available, frozen, has_state = cursor.fetchone()
+        order_id, sequence, found, available, frozen, has_state, fresh = cursor.fetchone()
+        if not fresh:
+            raise SeenRowsChanged
         if frozen:
             raise Forbidden(FROZEN_MESSAGE)
         if not has_state and found == 2:  # the market's first command: no MarketState row to number it
             MarketState.objects.get_or_create(market=market)
             cursor.execute(_PLACE_SQL, params)
-            order_id, sequence, found, available, frozen, has_state = cursor.fetchone()
+            order_id, sequence, found, available, frozen, has_state, fresh = cursor.fetchone()
+            if not fresh:
+                raise SeenRowsChanged
     if sequence is None:
         raise _HoldRefused(found=found, balance=available)
     order.id, order.sequence = int(order_id), int(sequence)
@@ -422,10 +504,16 @@ def order_cancel(*, user: User, market: Market, order_id: int | None, client_id:
 
 
 def order_cancel_submit(
-    *, user: User, market: Market, order_id: int | None, client_id: int | None
+    *,
+    user: User,
+    market: Market,
+    order_id: int | None,
+    client_id: int | None,
+    seen: SeenRows | None = None,
 ) -> tuple[Order, int]:
     """`order_cancel` up to the wait for the worker: the order as found and the cancel command's
-    sequence (stored and committed, the doorbell rung). NotFound as `order_cancel`."""
+    sequence (stored and committed, the doorbell rung). NotFound as `order_cancel`; `seen` as
+    for `order_submit`."""
     command = MarketCommand(market=market, kind=CommandKind.CANCEL, user=user, created_at=timezone.now())
     params = {
         "market": market.pk,
@@ -434,21 +522,27 @@ def order_cancel_submit(
         "order_id": order_id,
         "client_id": client_id,
         **_prepared(command, _CANCEL_COMMAND_PARAMS),
+        **_seen_params(seen),
     }
     sql = _cancel_sql(by_id=order_id is not None, by_client_id=client_id is not None)
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-        if row is not None and row[-1] is None:  # the market's first command: no MarketState row yet
+        if (
+            row is not None and row[-1] and row[-2] is None
+        ):  # the market's first command: no MarketState row yet
             MarketState.objects.get_or_create(market=market)
             cursor.execute(sql, params)
             row = cursor.fetchone()
     if row is None:
         raise NotFound("Order not found")
-    order: Order = row_shape(Order).instance(row)
+    *order_row, sequence, fresh = row
+    if not fresh:
+        raise SeenRowsChanged
+    order: Order = row_shape(Order).instance(order_row)
     order.market = market
     doorbell_ring_on_commit(market_id=market.pk, symbol=market.symbol)
-    return order, int(row[-1])
+    return order, int(sequence)
 
 
 def order_cancel_all(*, user: User, market: Market, scope: str = "all") -> list[Order]:

@@ -94,9 +94,8 @@ async def _drive(
 ) -> dict:
     """Offer `rate` calls/s for `warmup` + `seconds`; `on_measure` runs as the measured window
     starts. Figures for the measured window (calls sent in it) and for the whole run."""
-    import aiohttp
-
     from accounts.signing import signer
+    from bench.api.http_client import HttpError, HttpPool
 
     # Every request is signed, as a real client does; the secret is decoded once per account.
     signers = {account["api_key"]: signer(account["api_secret"]) for account in accounts}
@@ -105,9 +104,7 @@ async def _drive(
     rng = random.Random(3)
     placed: list[tuple[dict, str, str]] = []
 
-    async def call(
-        session: aiohttp.ClientSession, method: str, account: dict, instruction: str, body: dict
-    ) -> dict | None:
+    async def call(method: str, account: dict, instruction: str, body: dict) -> dict | None:
         timestamp = str(time.time_ns() // 1_000_000)
         pairs = "&".join(f"{k}={v}" for k, v in sorted(body.items()))
         headers = {
@@ -122,35 +119,39 @@ async def _drive(
         started = time.perf_counter()
         sent = started - run_started
         try:
-            async with session.request(
-                method, f"{url}/api/v1/order", data=json.dumps(body), headers=headers
-            ) as response:
-                data = await response.json(content_type=None)
-                latencies.append((sent, (time.perf_counter() - started) * 1000))
-                if response.status != 200:
-                    errors.append((sent, str(data.get("code"))))
-                    return None
-                return data
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            async with asyncio.timeout(30):
+                status, answer = await pool.request(
+                    method, "/api/v1/order", json.dumps(body).encode(), headers
+                )
+            data = json.loads(answer)
+            latencies.append((sent, (time.perf_counter() - started) * 1000))
+            if status != 200:
+                errors.append((sent, str(data.get("code"))))
+                return None
+            return data
+        except (HttpError, OSError, TimeoutError, ValueError) as exc:
             errors.append((sent, type(exc).__name__))
             return None
 
-    async def one(session: aiohttp.ClientSession, n: int) -> None:
+    async def one(n: int) -> None:
         account = accounts[n % len(accounts)]
         if placed and rng.random() < 0.5:
             owner, symbol, order_id = placed.pop(rng.randrange(len(placed)))
-            await call(session, "DELETE", owner, "orderCancel", {"orderId": order_id, "symbol": symbol})
+            await call("DELETE", owner, "orderCancel", {"orderId": order_id, "symbol": symbol})
             return
         symbol = rng.choice(symbols)
         side = rng.choice(("Bid", "Ask"))
         price = 100 + rng.randint(-5, 5)
         body = {"orderType": "Limit", "price": str(price), "quantity": "0.1", "side": side, "symbol": symbol}
-        result = await call(session, "POST", account, "orderExecute", body)
+        result = await call("POST", account, "orderExecute", body)
         if result and result.get("status") in ("New", "PartiallyFilled"):
             placed.append((account, symbol, result["id"]))
 
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+    # The load generator's own CPU is taken from the node it measures: a lean keep-alive client
+    # (bench/api/http_client.py) rather than aiohttp, 256 connections at most as before.
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    pool = HttpPool(host, int(port), limit=256)
+    try:
         tasks = []
         run_started = time.perf_counter()
         n = 0
@@ -161,11 +162,13 @@ async def _drive(
                 measuring = True
             due = int(elapsed * rate)
             while n < due:
-                tasks.append(asyncio.create_task(one(session, n)))
+                tasks.append(asyncio.create_task(one(n)))
                 n += 1
             await asyncio.sleep(0.002)
         await asyncio.gather(*tasks)
         total = time.perf_counter() - run_started
+    finally:
+        await pool.close()
     measured = _figures([ms for sent, ms in latencies if sent >= warmup], total - warmup)
     measured["errors"] = _counted(code for sent, code in errors if sent >= warmup)
     whole = _figures([ms for _, ms in latencies], total)

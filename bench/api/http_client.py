@@ -41,7 +41,7 @@ class HttpPool:
         head.append(b"Content-Length: " + str(len(body)).encode())
         message = b"\r\n".join(head) + b"\r\n\r\n" + body
         async with self._slots:
-            connection = self._idle.pop() if self._idle else await self._open()
+            connection = await self._connection()
             try:
                 connection.writer.write(message)
                 status, answer, keep = await _read_answer(connection.reader)
@@ -53,6 +53,15 @@ class HttpPool:
             else:
                 connection.writer.close()
             return status, answer
+
+    async def _connection(self) -> _Connection:
+        """An idle connection the server has not closed (uvicorn closes one idle for 5 s), or a new one."""
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.reader.at_eof() and not connection.writer.is_closing():
+                return connection
+            connection.writer.close()
+        return await self._open()
 
     async def _open(self) -> _Connection:
         reader, writer = await asyncio.open_connection(self.host, self.port)

@@ -49,6 +49,7 @@ from exchange.services.doorbell import command_done_answer
 from exchange.services.orders import (
     SeenRows,
     SeenRowsChanged,
+    commits_durable,
     order_cancel_submit,
     order_check_answer,
     order_from_answer,
@@ -140,7 +141,9 @@ async def serve(call: FastCall, receive: Any, send: Any, run: Run) -> None:
     try:
         order, sequence = await run(_in_request, call, _submit, call, body)
         answer = await _answer(call, order, sequence, run)
-        if answer is not None:
+        if answer is None:  # no durable batch of the worker's covers the command: make it durable
+            await run(_in_request, call, commits_durable)
+        else:
             answered = order_from_answer(order, answer)
             order = answered if answered is not None else await run(_in_request, call, order_reread, order)
         if call.method == "POST":

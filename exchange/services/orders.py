@@ -171,6 +171,35 @@ _FRESH_SQL = f"""fresh AS (SELECT COALESCE(%(s_key)s::bigint IS NULL OR (
     ), false) AS ok)"""  # noqa: S608  (columns from _meta)
 
 
+# The order and cancel statements commit without waiting for the WAL flush when they are a
+# transaction of their own: waiting, each held the market's MarketState row (its sequence number)
+# through the flush, so a market's orders queued one flush at a time (docs/PERFORMANCE.md, REST API
+# round 8). Nothing is acknowledged before it is durable: a call answers once the matching worker
+# has applied the command, and the worker's batch commits durably, flushing the WAL up to its own
+# record, which follows the command's; a call that answers without the worker first makes one
+# durable commit of its own (`commits_durable`). Inside a caller's transaction the setting is left
+# alone (NULL): that transaction commits as its caller decides.
+_ASYNC_COMMIT_SQL = """async_commit AS (
+    SELECT set_config('synchronous_commit', COALESCE(%(commit_mode)s::text, current_setting('synchronous_commit')), true))"""
+
+
+def _commit_mode() -> str | None:
+    return None if connection.in_atomic_block else "off"
+
+
+def commits_durable() -> None:
+    """Return once every transaction committed so far is on disk, those this process committed
+    asynchronously included: a durable commit flushes the WAL up to its own record, which follows
+    theirs. One statement, its own transaction; a transaction that wrote no WAL commits without
+    a flush, so it writes a (transactional, empty) logical message, which any role may."""
+    if connection.in_atomic_block:
+        return  # the order statements committed, or will, with the caller's transaction
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('synchronous_commit', 'on', true), pg_logical_emit_message(true, 'satchel', '')"
+        )
+
+
 def _seen_params(seen: SeenRows | None) -> dict[str, Any]:
     return _NOTHING_SEEN if seen is None else seen.params()
 
@@ -200,6 +229,7 @@ _PLACE_COMMAND_INSERT, _PLACE_COMMAND_PARAMS = _insert_sql(
 # `SeenRows` that changed it stores nothing.
 _PLACE_SQL = f"""WITH new_order AS (SELECT nextval(pg_get_serial_sequence('exchange_order', 'id')) AS id),
 {_FRESH_SQL},
+{_ASYNC_COMMIT_SQL},
 held AS (
     SELECT id, balance FROM exchange_ledgeraccount
      WHERE id IN (%(available)s, %(locked)s) AND owner_id = %(user)s AND asset_id = %(asset)s
@@ -233,7 +263,7 @@ placed AS ({_ORDER_INSERT} FROM seq, new_order RETURNING id, sequence),
 command AS ({_PLACE_COMMAND_INSERT} FROM placed RETURNING sequence)
 SELECT (SELECT id FROM new_order), (SELECT sequence FROM command), found, available, frozen, has_state,
        (SELECT ok FROM fresh)
-  FROM checked"""  # noqa: S608  (table names from _meta)
+  FROM checked, async_commit"""  # noqa: S608  (table names from _meta)
 
 
 _CANCEL_COMMAND_INSERT, _CANCEL_COMMAND_PARAMS = _insert_sql(
@@ -259,6 +289,7 @@ def _cancel_sql(*, by_id: bool, by_client_id: bool) -> str:
     )
     shape = row_shape(Order)
     return f"""WITH {_FRESH_SQL},
+{_ASYNC_COMMIT_SQL},
 target AS (
     SELECT o.id FROM exchange_order o
      WHERE o.market_id = %(market)s AND o.user_id = %(user)s AND o.status = ANY(%(open)s){where}
@@ -267,7 +298,7 @@ seq AS ({_TAKE_SEQUENCE_SQL} AND EXISTS (SELECT 1 FROM target) AND (SELECT ok FR
     RETURNING next_sequence - 1 AS sequence),
 command AS ({_CANCEL_COMMAND_INSERT} FROM seq, target RETURNING sequence)
 SELECT {shape.select("o")}, (SELECT sequence FROM command), (SELECT ok FROM fresh)
-  FROM exchange_order o WHERE o.id = (SELECT id FROM target)"""  # noqa: S608  (columns from _meta)
+  FROM exchange_order o, async_commit WHERE o.id = (SELECT id FROM target)"""  # noqa: S608  (columns from _meta)
 
 
 _COMMAND_INSERT, _COMMAND_PARAMS = _insert_sql(
@@ -411,6 +442,7 @@ def _order_store(
         **_prepared(order, _ORDER_PARAMS),
         **_prepared(command, _PLACE_COMMAND_PARAMS),
         **_seen_params(seen),
+        "commit_mode": _commit_mode(),
     }
     with prepared_cursor() as cursor:
         cursor.execute(_PLACE_SQL, params)
@@ -523,6 +555,7 @@ def order_cancel_submit(
         "client_id": client_id,
         **_prepared(command, _CANCEL_COMMAND_PARAMS),
         **_seen_params(seen),
+        "commit_mode": _commit_mode(),
     }
     sql = _cancel_sql(by_id=order_id is not None, by_client_id=client_id is not None)
     with prepared_cursor() as cursor:
@@ -575,11 +608,14 @@ def order_cancel_all(*, user: User, market: Market, scope: str = "all") -> list[
 def _wait(*, market: Market, sequence: int) -> Answer | None:
     """The worker's answer once it says the command is applied; None when it did not answer in time."""
     timeout = settings.ORDER_RESULT_WAIT_SECONDS
-    if timeout <= 0:
-        return None
-    if connection.pool is not None and not connection.in_atomic_block:
-        # Hand the pooled connection back while blocked on Redis: held, every waiting request
-        # keeps one of the pool's few connections for up to `timeout`, which caps the orders in
-        # flight per web process at the pool size (docs/PERFORMANCE.md, REST API).
-        connection.close()
-    return command_done_answer(market_id=market.pk, sequence=sequence, timeout=timeout)
+    answer = None
+    if timeout > 0:
+        if connection.pool is not None and not connection.in_atomic_block:
+            # Hand the pooled connection back while blocked on Redis: held, every waiting request
+            # keeps one of the pool's few connections for up to `timeout`, which caps the orders in
+            # flight per web process at the pool size (docs/PERFORMANCE.md, REST API).
+            connection.close()
+        answer = command_done_answer(market_id=market.pk, sequence=sequence, timeout=timeout)
+    if answer is None:
+        commits_durable()  # answered without the worker's durable batch: make the command durable
+    return answer

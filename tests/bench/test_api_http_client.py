@@ -99,3 +99,29 @@ def test_answers_it_cannot_read_raise(answer):
         server.close()
 
     asyncio.run(run())
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_not_used():
+    async def run() -> None:
+        connections: list[int] = []
+        answers = [_answer(200, {"n": 1}), _answer(200, {"n": 2})]
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            connections.append(1)
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(2)
+            writer.write(answers.pop(0))
+            await writer.drain()
+            writer.close()  # as a server whose keep-alive ran out, without saying so
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        pool = HttpPool("127.0.0.1", server.sockets[0].getsockname()[1])
+        assert await pool.request("POST", "/", b"{}", {}) == (200, b'{"n": 1}')
+        await asyncio.sleep(0.05)  # the close reaches the client
+        assert await pool.request("POST", "/", b"{}", {}) == (200, b'{"n": 2}')
+        await pool.close()
+        server.close()
+
+        assert len(connections) == 2
+
+    asyncio.run(run())

@@ -7,7 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from core.errors import InsufficientFunds, NotFound
@@ -42,9 +42,11 @@ def test_placing_an_order_is_one_statement(market, alice):
         order = order_place(user=alice, market=market, request=_bid("1500", "2"))
 
     # One statement, its own transaction: the freeze check, the hold (order id, balances, journal
-    # entry and lines), and the order with its place command and sequence number.
+    # entry and lines), and the order with its place command and sequence number. Answered
+    # without the worker here, the call then makes it durable (one more statement).
     statements = [query["sql"].split(None, 1)[0] for query in queries]
-    assert statements == ["WITH"], [q["sql"][:80] for q in queries]
+    assert statements == ["WITH", "SELECT"], [q["sql"][:80] for q in queries]
+    assert "pg_logical_emit_message" in queries[1]["sql"]
     stored = Order.objects.get(pk=order.pk)
     assert (stored.status, stored.locked_amount, stored.sequence) == (OrderStatus.NEW, Decimal("3000"), 2)
     assert MarketCommand.objects.get(market=market, sequence=2).payload == {"reserved": "3000"}
@@ -150,7 +152,10 @@ def test_cancelling_is_one_statement_and_only_the_owner_can_cancel(market, alice
     with CaptureQueriesContext(connection) as queries:
         answered = order_cancel(user=alice, market=market, order_id=order.pk, client_id=None)
 
-    assert [query["sql"].split(None, 1)[0] for query in queries] == ["WITH"]
+    assert [query["sql"].split(None, 1)[0] for query in queries] == [
+        "WITH",
+        "SELECT",
+    ]  # then made durable: no worker here
     assert (answered.pk, answered.status) == (order.pk, OrderStatus.NEW)  # as found: no worker here
     command = MarketCommand.objects.get(market=market, sequence=order.sequence + 1)
     assert (command.kind, command.order_id, command.user_id) == ("cancel", order.pk, alice.pk)
@@ -167,3 +172,37 @@ def test_the_order_statements_run_prepared(market, alice):
         prepared = [row[0] for row in cursor.fetchall()]
     assert any(statement.startswith("WITH new_order") for statement in prepared), prepared
     assert any("target AS (" in statement for statement in prepared), prepared
+
+
+def _setting() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+def _all_flushed() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_flush_lsn() >= pg_current_wal_insert_lsn()")
+        return bool(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_answered_without_the_worker_is_on_disk_first(market, alice):
+    # The order statement commits without waiting for the WAL flush (the market's sequence row is
+    # not held through it); an answer that does not come from the worker's durable batch waits
+    # for the flush itself. Without that wait the order's commit would still be in memory here.
+    before = _setting()
+    for price in ("1000", "1001", "1002"):
+        order = order_place(user=alice, market=market, request=_bid(price))
+        assert _all_flushed()
+        order_cancel(user=alice, market=market, order_id=order.pk, client_id=None)
+        assert _all_flushed()
+    assert _setting() == before  # the statement's own setting does not outlive it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_callers_transaction_the_commit_is_the_callers(market, alice):
+    with transaction.atomic():
+        before = _setting()
+        order_place(user=alice, market=market, request=_bid("1000"))
+        assert _setting() == before

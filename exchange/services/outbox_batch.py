@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
+from core.api_prepared import prepared_cursor
+from core.db_copy import array_literal
 from core.money import render
 from exchange.engine.spec import MarketSpec
 
@@ -72,21 +74,27 @@ class BatchEvents:
 _ORDER_FIELDS_SQL = """SELECT id, user_id, side, order_type, time_in_force, self_trade_prevention,
        reduce_only, client_id, quantity, quote_quantity, price, trigger_price, trigger_by,
        trigger_quantity, post_only
-  FROM exchange_order WHERE id = ANY(%s)"""
+  FROM exchange_order WHERE id = ANY(%s::bigint[])"""
 
 
 def batch_order_ids(payload: Mapping[str, Any]) -> set[int]:
     return {event[0] for event in payload["o"]}
 
 
-def batch_orders_read(order_ids: Iterable[int]) -> dict[int, tuple[int, dict[str, Any]]]:
-    """Per order id: (user id, the fields of its orderUpdate events that never change)."""
+def batch_orders_read(
+    order_ids: Iterable[int], *, cursor: CursorWrapper | None = None
+) -> dict[int, tuple[int, dict[str, Any]]]:
+    """Per order id: (user id, the fields of its orderUpdate events that never change). Runs on
+    `cursor` if given, else on a prepared cursor of its own (core/api_prepared.py): the publisher
+    runs it on most rounds."""
     ids = list(order_ids)
     if not ids:
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_ORDER_FIELDS_SQL, [ids])
-        rows = cursor.fetchall()
+    if cursor is None:
+        with prepared_cursor() as own:
+            return batch_orders_read(ids, cursor=own)
+    cursor.execute(_ORDER_FIELDS_SQL, [array_literal(ids)])
+    rows = cursor.fetchall()
     return {row[0]: (row[1], _order_static(*row[2:])) for row in rows}
 
 

@@ -61,9 +61,9 @@ from exchange.models import Market, OutboxEvent
 from exchange.selectors_market_data import KLINE_INTERVALS
 from exchange.services.outbox_batch import (
     BATCH_STREAM,
+    ORDER_FIELD_COLUMNS,
     batch_events_render,
-    batch_order_ids,
-    batch_orders_read,
+    batch_order_entry,
 )
 from exchange.services.outbox_send import Message, Sender, sender_for
 
@@ -110,11 +110,18 @@ _PAGE_ROWS = 100
 
 # Prepared (core/api_prepared.py): the publisher runs these on every round, a hundred times a
 # second under load, where the ORM spent more CPU compiling them than PostgreSQL running them.
-# The partial index on unpublished ids serves the read.
-_PENDING_SQL = (
-    "SELECT id, stream, user_id, payload FROM exchange_outboxevent"
-    " WHERE published_at IS NULL AND id > %s ORDER BY id LIMIT %s"
-)
+# The read is one statement: a page of unpublished rows (the partial index on unpublished ids),
+# then the fixed fields of the orders their batch rows name (`stream` NULL), which the frames
+# need; a second statement for the orders cost the round another trip to PostgreSQL.
+_PENDING_SQL = f"""WITH pending AS MATERIALIZED (
+    SELECT id, stream, user_id, payload FROM exchange_outboxevent
+     WHERE published_at IS NULL AND id > %s ORDER BY id LIMIT %s)
+SELECT id, stream, user_id, payload, {", ".join(["NULL"] * len(ORDER_FIELD_COLUMNS))} FROM pending
+UNION ALL
+SELECT o.id, NULL, o.user_id, NULL, {", ".join("o." + column for column in ORDER_FIELD_COLUMNS)}
+  FROM exchange_order o
+ WHERE o.id IN (SELECT (event ->> 0)::bigint FROM pending p, jsonb_array_elements(
+                  CASE WHEN p.stream = '{BATCH_STREAM}' THEN p.payload -> 'o' END) AS event)"""  # noqa: S608  (constants)
 _MARK_SQL = (
     "UPDATE exchange_outboxevent SET published_at = %s WHERE id = ANY(%s::bigint[]) AND published_at IS NULL"
 )
@@ -132,8 +139,8 @@ def outbox_pending(
     whole rows until at least `limit` events or none left; and the ids of those rows. A grouped
     row's events share its id. A row that holds a whole matching batch counts its events as it is
     rendered: the rows after the one that reached `limit` wait for the next round. The orders
-    named by a page's batch rows are read in one query. `cursor`: a `prepared_cursor()` to run
-    on (the publisher's round uses one for all its statements)."""
+    named by a page's batch rows come with the page, in the same statement. `cursor`: a
+    `prepared_cursor()` to run on (the publisher's round uses one for all its statements)."""
     events: list[PendingEvent] = []
     ids: list[int] = []
     after = 0
@@ -142,15 +149,19 @@ def outbox_pending(
         with _on(cursor) as on:
             # int8 whatever the values, so that one prepared statement serves every round.
             on.execute(_PENDING_SQL, [Int8(after), Int8(page)])
-            rows = [
-                (row_id, stream, user_id, json.loads(payload) if isinstance(payload, str) else payload)
-                for row_id, stream, user_id, payload in on.fetchall()
-            ]
-            order_ids: set[int] = set()
-            for _, stream, _, payload in rows:
-                if stream == BATCH_STREAM:
-                    order_ids.update(batch_order_ids(payload))
-            orders = batch_orders_read(order_ids, cursor=on) if order_ids else {}
+            fetched = on.fetchall()
+        rows: list[tuple[int, str, int | None, Any]] = []
+        orders: dict[int, tuple[int, dict[str, Any]]] = {}
+        for row in fetched:
+            if row[1] is None:
+                order_id, entry = batch_order_entry((row[0], row[2], *row[4:]))
+                orders[order_id] = entry
+            else:
+                payload = row[3]
+                rows.append(
+                    (row[0], row[1], row[2], json.loads(payload) if isinstance(payload, str) else payload)
+                )
+        rows.sort(key=_first)  # id order (the statement's UNION ALL does not promise one)
         for row_id, stream, user_id, payload in rows:
             if len(events) >= limit:
                 return events, ids
@@ -165,6 +176,10 @@ def outbox_pending(
             break
         after = rows[-1][0]
     return events, ids
+
+
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
 
 
 def outbox_mark_published(*, ids: list[int], cursor: CursorWrapper | None = None) -> int:

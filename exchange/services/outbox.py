@@ -13,10 +13,10 @@ commit. The publisher:
 
 All of it runs in one thread, as plain blocking code: the statements prepared on the publisher's
 one connection (core/api_prepared.py), a round's messages to Redis in one write
-(exchange/services/outbox_send.py). Under load rounds come a hundred or more a second, each with a
-few small rows, so what a round costs besides its rows (ORM compiling, asyncio tasks and thread
-hops, a Redis round trip per message, waiting for the mark's WAL flush) was most of the
-publisher's CPU (docs/PERFORMANCE.md, publisher).
+(exchange/services/outbox_send.py). Under load a round holds one or a few small batch rows, so
+what a round costs besides its rows (ORM compiling, asyncio tasks and thread hops, a Redis round
+trip per message, waiting for the mark's WAL flush) was most of the publisher's CPU (a py-spy
+profile at 300 orders/s).
 
 Rows: most writers store one event per row (`payload` an object). The matching worker stores one
 row per batch (stream `matching.batch`): the batch's events in engine units and ids, which the
@@ -108,8 +108,8 @@ class PendingEvent(NamedTuple):
 # Rows read per query while filling a round: grouped rows hold many events each.
 _PAGE_ROWS = 100
 
-# Prepared (core/api_prepared.py): the publisher runs these on every round, a hundred times a
-# second under load, where the ORM spent more CPU compiling them than PostgreSQL running them.
+# Prepared (core/api_prepared.py): the publisher runs these on every round, where the ORM spent
+# more CPU compiling them than PostgreSQL running them.
 # The read is one statement: a page of unpublished rows (the partial index on unpublished ids),
 # then the fixed fields of the orders their batch rows name (`stream` NULL), which the frames
 # need; a second statement for the orders cost the round another trip to PostgreSQL.

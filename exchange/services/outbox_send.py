@@ -7,7 +7,7 @@ blocking Redis connection per Redis host, all of them in one write and one read:
 channel name for the group and its own serializer), so the web processes' layer receives them as
 if the layer had sent them. Through the layer, each message was its own asyncio round trip
 (connection-pool lock, health check, a task per group): about a quarter of the publisher's CPU at
-300 orders/s (docs/PERFORMANCE.md, publisher).
+300 orders/s in a py-spy profile.
 
 Any other layer (the in-memory one in tests, a sentinel pub/sub configuration this does not know)
 gets `LayerSender`: the layer's own `group_send`, run on the publisher's event loop.

@@ -112,7 +112,10 @@ _PAGE_ROWS = 100
 # more CPU compiling them than PostgreSQL running them.
 # The read is one statement: a page of unpublished rows (the partial index on unpublished ids),
 # then the fixed fields of the orders their batch rows name (`stream` NULL), which the frames
-# need; a second statement for the orders cost the round another trip to PostgreSQL.
+# need; a second statement for the orders cost the round another trip to PostgreSQL. The order ids
+# go through an array, as `= ANY(%s)` would: the planner takes an array of unknown length for a few
+# elements and looks the orders up by primary key, where the set-returning function's default
+# estimate (100 rows per batch row) could make it scan the whole order table instead.
 _PENDING_SQL = f"""WITH pending AS MATERIALIZED (
     SELECT id, stream, user_id, payload FROM exchange_outboxevent
      WHERE published_at IS NULL AND id > %s ORDER BY id LIMIT %s)
@@ -120,8 +123,8 @@ SELECT id, stream, user_id, payload, {", ".join(["NULL"] * len(ORDER_FIELD_COLUM
 UNION ALL
 SELECT o.id, NULL, o.user_id, NULL, {", ".join("o." + column for column in ORDER_FIELD_COLUMNS)}
   FROM exchange_order o
- WHERE o.id IN (SELECT (event ->> 0)::bigint FROM pending p, jsonb_array_elements(
-                  CASE WHEN p.stream = '{BATCH_STREAM}' THEN p.payload -> 'o' END) AS event)"""  # noqa: S608  (constants)
+ WHERE o.id = ANY(ARRAY(SELECT (event ->> 0)::bigint FROM pending p, jsonb_array_elements(
+                   CASE WHEN p.stream = '{BATCH_STREAM}' THEN p.payload -> 'o' END) AS event))"""  # noqa: S608  (constants)
 _MARK_SQL = (
     "UPDATE exchange_outboxevent SET published_at = %s WHERE id = ANY(%s::bigint[]) AND published_at IS NULL"
 )

@@ -156,24 +156,34 @@ def _access_end_on_commit(group: str, *, reason: str) -> None:
 async def stream_events_send(
     layer: Any, group: str, events: Sequence[tuple[str, dict[str, Any]]], *, user_id: int | None = None
 ) -> None:
-    """Send (stream, data) pairs to a group, in order. The one publish helper: the publisher and
-    tests use it; the stream hub (public) and consumers' `stream_events` (private) handle what it
-    sends.
+    """Send (stream, data) pairs to a group, in order. The one publish helper: tests and callers
+    with a layer at hand use it; the outbox publisher sends the same messages (`stream_messages`)
+    from its thread (exchange/services/outbox_send.py). The stream hub (public) and consumers'
+    `stream_events` (private) handle what it sends."""
+    for message in stream_messages(events, user_id=user_id):
+        await layer.group_send(group, message)
+
+
+def stream_messages(
+    events: Sequence[tuple[str, dict[str, Any]]], *, user_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The channel-layer messages that carry (stream, data) pairs to one group, in order.
 
     A public group fans out to every subscriber, so its frames are JSON-encoded once, here, next to
     the ids the consumer orders them by (`public_frame`): each web process decodes the message
     once, and each socket then costs its checks and a send (docs/PERFORMANCE.md, "WebSocket fan-out"). Private events stay decoded:
     the consumer routes them by symbol, and each reaches a handful of sockets.
     """
+    messages = []
     for start in range(0, len(events), EVENTS_PER_MESSAGE):
         chunk = events[start : start + EVENTS_PER_MESSAGE]
         if user_id is None:
             frames = [public_frame(stream, data) for stream, data in chunk]
-            message = {"type": EVENTS_MESSAGE_TYPE, "frames": frames, "user": None}
+            messages.append({"type": EVENTS_MESSAGE_TYPE, "frames": frames, "user": None})
         else:
             events_list = [[stream, data] for stream, data in chunk]
-            message = {"type": EVENTS_MESSAGE_TYPE, "events": events_list, "user": user_id}
-        await layer.group_send(group, message)
+            messages.append({"type": EVENTS_MESSAGE_TYPE, "events": events_list, "user": user_id})
+    return messages
 
 
 def public_frame(stream: str, data: dict[str, Any]) -> list[Any]:

@@ -11,6 +11,13 @@ commit. The publisher:
    that moved, throttled per market, and only for streams somebody watches;
 4. sleeps until a NOTIFY or a short poll interval.
 
+All of it runs in one thread, as plain blocking code: the statements prepared on the publisher's
+one connection (core/api_prepared.py), a round's messages to Redis in one write
+(exchange/services/outbox_send.py). Under load a round holds one or a few small batch rows, so
+what a round costs besides its rows (ORM compiling, asyncio tasks and thread hops, a Redis round
+trip per message, waiting for the mark's WAL flush) was most of the publisher's CPU (a py-spy
+profile at 300 orders/s).
+
 Rows: most writers store one event per row (`payload` an object). The matching worker stores one
 row per batch (stream `matching.batch`): the batch's events in engine units and ids, which the
 publisher renders into frames (exchange/services/outbox_batch.py); rendering them in the batch's
@@ -29,30 +36,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
+import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.db import DatabaseError, connection
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from core.advisory_locks import AdvisoryNamespace
+from core.api_prepared import prepared_cursor
+from core.db_copy import array_literal
 from exchange import streams
 from exchange.models import Market, OutboxEvent
 from exchange.selectors_market_data import KLINE_INTERVALS
 from exchange.services.outbox_batch import (
     BATCH_STREAM,
+    ORDER_FIELD_COLUMNS,
     batch_events_render,
-    batch_order_ids,
-    batch_orders_read,
+    batch_order_entry,
 )
+from exchange.services.outbox_send import Message, Sender, sender_for
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +98,7 @@ def outbox_notify() -> None:
         cursor.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
-@dataclass(frozen=True)
-class PendingEvent:
+class PendingEvent(NamedTuple):
     id: int
     stream: str
     user_id: int | None
@@ -96,43 +108,90 @@ class PendingEvent:
 # Rows read per query while filling a round: grouped rows hold many events each.
 _PAGE_ROWS = 100
 
+# Prepared (core/api_prepared.py): the publisher runs these on every round, where the ORM spent
+# more CPU compiling them than PostgreSQL running them.
+# The read is one statement: a page of unpublished rows (the partial index on unpublished ids),
+# then the fixed fields of the orders their batch rows name (`stream` NULL), which the frames
+# need; a second statement for the orders cost the round another trip to PostgreSQL. The order ids
+# go through an array, as `= ANY(%s)` would: the planner takes an array of unknown length for a few
+# elements and looks the orders up by primary key, where the set-returning function's default
+# estimate (100 rows per batch row) could make it scan the whole order table instead.
+_PENDING_SQL = f"""WITH pending AS MATERIALIZED (
+    SELECT id, stream, user_id, payload FROM exchange_outboxevent
+     WHERE published_at IS NULL AND id > %s ORDER BY id LIMIT %s)
+SELECT id, stream, user_id, payload, {", ".join(["NULL"] * len(ORDER_FIELD_COLUMNS))} FROM pending
+UNION ALL
+SELECT o.id, NULL, o.user_id, NULL, {", ".join("o." + column for column in ORDER_FIELD_COLUMNS)}
+  FROM exchange_order o
+ WHERE o.id = ANY(ARRAY(SELECT (event ->> 0)::bigint FROM pending p, jsonb_array_elements(
+                   CASE WHEN p.stream = '{BATCH_STREAM}' THEN p.payload -> 'o' END) AS event))"""  # noqa: S608  (constants)
+_MARK_SQL = (
+    "UPDATE exchange_outboxevent SET published_at = %s WHERE id = ANY(%s::bigint[]) AND published_at IS NULL"
+)
 
-def outbox_pending(*, limit: int = BATCH_SIZE) -> tuple[list[PendingEvent], list[int]]:
+
+def _on(cursor: CursorWrapper | None) -> contextlib.AbstractContextManager[CursorWrapper]:
+    """`cursor` as it is, else a prepared cursor of its own (closed after)."""
+    return contextlib.nullcontext(cursor) if cursor is not None else prepared_cursor()
+
+
+def outbox_pending(
+    *, limit: int = BATCH_SIZE, cursor: CursorWrapper | None = None
+) -> tuple[list[PendingEvent], list[int]]:
     """The oldest unpublished events, in id order (the partial index on unpublished ids), from
     whole rows until at least `limit` events or none left; and the ids of those rows. A grouped
     row's events share its id. A row that holds a whole matching batch counts its events as it is
-    rendered: the rows after the one that reached `limit` wait for the next round."""
+    rendered: the rows after the one that reached `limit` wait for the next round. The orders
+    named by a page's batch rows come with the page, in the same statement. `cursor`: a
+    `prepared_cursor()` to run on (the publisher's round uses one for all its statements)."""
     events: list[PendingEvent] = []
     ids: list[int] = []
     after = 0
     while len(events) < limit:
-        rows = list(
-            OutboxEvent.objects.filter(published_at=None, id__gt=after)
-            .order_by("id")
-            .values_list("id", "stream", "user_id", "payload")[: min(_PAGE_ROWS, limit - len(events))]
-        )
+        page = min(_PAGE_ROWS, limit - len(events))
+        with _on(cursor) as on:
+            # int8 whatever the values, so that one prepared statement serves every round.
+            on.execute(_PENDING_SQL, [Int8(after), Int8(page)])
+            fetched = on.fetchall()
+        rows: list[tuple[int, str, int | None, Any]] = []
+        orders: dict[int, tuple[int, dict[str, Any]]] = {}
+        for row in fetched:
+            if row[1] is None:
+                order_id, entry = batch_order_entry((row[0], row[2], *row[4:]))
+                orders[order_id] = entry
+            else:
+                payload = row[3]
+                rows.append(
+                    (row[0], row[1], row[2], json.loads(payload) if isinstance(payload, str) else payload)
+                )
+        rows.sort(key=_first)  # id order (the statement's UNION ALL does not promise one)
         for row_id, stream, user_id, payload in rows:
             if len(events) >= limit:
                 return events, ids
             ids.append(row_id)
             if stream == BATCH_STREAM:
-                orders = batch_orders_read(batch_order_ids(payload))
                 events.extend(PendingEvent(row_id, *event) for event in batch_events_render(payload, orders))
             elif isinstance(payload, list):
                 events.extend(PendingEvent(row_id, stream, user_id, item) for item in payload)
             else:
                 events.append(PendingEvent(row_id, stream, user_id, payload))
-        if len(rows) < _PAGE_ROWS:
+        if len(rows) < page:
             break
         after = rows[-1][0]
     return events, ids
 
 
-def outbox_mark_published(*, ids: list[int]) -> int:
+def _first(row: tuple[Any, ...]) -> Any:
+    return row[0]
+
+
+def outbox_mark_published(*, ids: list[int], cursor: CursorWrapper | None = None) -> int:
     """Compare-and-set: only rows still unpublished are marked. Returns how many were."""
     if not ids:
         return 0
-    marked = OutboxEvent.objects.filter(pk__in=ids, published_at=None).update(published_at=timezone.now())
+    with _on(cursor) as on:
+        on.execute(_MARK_SQL, [timezone.now(), array_literal(ids)])
+        marked = on.rowcount
     if marked != len(ids):
         # Only possible if a second publisher ran without the lock: its consumers dedupe depth.
         logger.warning("outbox: %s of %s events were already published", len(ids) - marked, len(ids))
@@ -154,12 +213,17 @@ def outbox_prune(*, older_than: timedelta = RETENTION, chunk: int = PRUNE_CHUNK)
 
 
 def _try_lock() -> bool:
-    """Session-level, so it outlives statements and PostgreSQL frees it if this process dies."""
+    """Session-level, so it outlives statements and PostgreSQL frees it if this process dies.
+
+    The session's commits (marking rows published, pruning) then return without waiting for the
+    WAL flush: one a round, each an fsync the round waited for. A crash of PostgreSQL may lose the
+    last few marks, and their rows are sent again: delivery is at least once anyway."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_NAMESPACE, ADVISORY_KEY])
         acquired = bool(cursor.fetchone()[0])
         if acquired:
             cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            cursor.execute("SET synchronous_commit TO off")
         return acquired
 
 
@@ -203,14 +267,18 @@ class _Due:
 
 
 class OutboxPublisher:
-    """Runs in one asyncio loop; every database call goes to one dedicated thread (Django's
-    connection is per thread, and the advisory lock and LISTEN belong to that connection)."""
+    """Runs in one thread of its own: every database call (Django's connection is per thread,
+    and the advisory lock and LISTEN belong to that connection) and, through `sender`
+    (exchange/services/outbox_send.py), every Redis publish. `run` hands that thread the whole
+    loop; `publish_round` one round. A round is plain blocking code: the asyncio tasks, futures and
+    thread hops it took per message and per query cost more CPU than the work itself."""
 
     def __init__(self, *, layer: Any, batch_size: int = BATCH_SIZE, poll_seconds: float = POLL_SECONDS):
         self.layer = layer
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
+        self.sender: Sender | None = None
         self.markets: dict[str, Market] = {}
         self.book_tickers = _Due(BOOK_TICKER_INTERVAL)
         self.tickers = _Due(TICKER_INTERVAL)
@@ -227,45 +295,73 @@ class OutboxPublisher:
             self.executor, partial(function, *args, **kwargs)
         )
 
+    def _ensure_sender(self) -> Sender:
+        """Made on the event loop: a layer's per-loop state belongs to the loop that drives it."""
+        if self.sender is None:
+            self.sender = sender_for(self.layer)
+        return self.sender
+
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; database and Redis failures back off and start over."""
+        halt = threading.Event()  # `stop`, as the publisher's thread can wait on it
+        stopped = asyncio.ensure_future(stop.wait())
+        stopped.add_done_callback(lambda _: halt.set())
         try:
-            while not stop.is_set():
-                try:
-                    if not await self._db(_try_lock):
-                        logger.info("outbox: another publisher holds the lock; waiting")
-                        await _sleep_unless(stop, LOCK_RETRY_SECONDS)
-                        continue
-                    logger.info("outbox: publishing")
-                    while not stop.is_set():
-                        await self.publish_round()
-                except Exception:
-                    # Database or Redis gone, or a bug: this process is the only publisher, so
-                    # it backs off and starts over rather than exit and stop the node.
-                    logger.exception("outbox: publishing failed; retrying")
-                    await self._db(_reset_connection)
-                    await _sleep_unless(stop, ERROR_BACKOFF_SECONDS)
+            self._ensure_sender()
+            await self._db(self._serve, halt)
         finally:
+            halt.set()
+            stopped.cancel()
             await self.close()
 
+    def _serve(self, halt: threading.Event) -> None:
+        while not halt.is_set():
+            try:
+                if not _try_lock():
+                    logger.info("outbox: another publisher holds the lock; waiting")
+                    halt.wait(LOCK_RETRY_SECONDS)
+                    continue
+                logger.info("outbox: publishing")
+                while not halt.is_set():
+                    self._round(wait=True)
+            except Exception:
+                # Database or Redis gone, or a bug: this process is the only publisher, so
+                # it backs off and starts over rather than exit and stop the node.
+                logger.exception("outbox: publishing failed; retrying")
+                _reset_connection()
+                halt.wait(ERROR_BACKOFF_SECONDS)
+
     async def close(self) -> None:
-        """Drop the database session (and with it the lock) and stop the database thread."""
-        await self._db(_reset_connection)
+        """Drop the database session (and with it the lock) and Redis connections, and stop the
+        publisher's thread."""
+        await self._db(self._close)
         self.executor.shutdown(wait=True)
 
+    def _close(self) -> None:
+        _reset_connection()
+        if self.sender is not None:
+            self.sender.close()
+
     async def publish_round(self, *, wait: bool = True) -> int:
-        """One round: send the pending events, mark them, send derived streams that are due, and
-        (with `wait`) sleep until woken if the outbox was drained. Returns the rows published."""
-        events, ids = await self._db(outbox_pending, limit=self.batch_size)
+        """One round (see `_round`), in the publisher's thread. Returns the rows published."""
+        self._ensure_sender()
+        return await self._db(self._round, wait)
+
+    def _round(self, wait: bool) -> int:
+        """Send the pending events, mark them, send derived streams that are due, and (with
+        `wait`) sleep until woken if the outbox was drained. Returns the rows published."""
+        with prepared_cursor() as cursor:
+            events, ids = outbox_pending(limit=self.batch_size, cursor=cursor)
+            if events:
+                self.send_events(events)
+                outbox_mark_published(ids=ids, cursor=cursor)
         if events:
-            await self.send_events(events)
-            await self._db(outbox_mark_published, ids=ids)
-            await self._note_markets(events)
-        await self.send_derived()
+            self._note_markets(events)
+        self.send_derived()
         now = time.monotonic()
         if now - self.pruned_at > PRUNE_EVERY_SECONDS:
             self.pruned_at = now
-            await self._db(outbox_prune)
+            outbox_prune()
         if wait and len(events) < self.batch_size:
             timeout = min(
                 self.poll_seconds,
@@ -273,26 +369,34 @@ class OutboxPublisher:
                 self.tickers.next_due(now),
                 self.klines.next_due(now),
             )
-            await self._db(_wait_for_notify, timeout)
+            _wait_for_notify(timeout)
         return len(ids)
 
-    async def send_events(self, events: list[PendingEvent]) -> None:
-        """One message per group; groups in parallel, each group's events in id order."""
-        by_group: dict[tuple[str, int | None], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    def send_events(self, events: list[PendingEvent]) -> None:
+        """One message per group (more past `streams.EVENTS_PER_MESSAGE`), each group's events in
+        id order; all of a round's messages in one call to the sender."""
+        by_group: dict[tuple[str, int | None], list[tuple[str, dict[str, Any]]]] = {}
         for event in events:
-            if event.user_id is None:
-                key = (streams.public_group(event.stream), None)
-            else:
-                key = (streams.user_group(event.user_id), event.user_id)
-            by_group[key].append((event.stream, event.payload))
-        await asyncio.gather(
-            *(
-                streams.stream_events_send(self.layer, group, group_events, user_id=user_id)
-                for (group, user_id), group_events in by_group.items()
+            # A user's private events all go to the user's group, whatever their stream.
+            key = (event.stream, None) if event.user_id is None else ("", event.user_id)
+            group_events = by_group.get(key)
+            if group_events is None:
+                group_events = by_group[key] = []
+            group_events.append((event.stream, event.payload))
+        messages: list[Message] = []
+        for (stream, user_id), group_events in by_group.items():
+            group = streams.public_group(stream) if user_id is None else streams.user_group(user_id)
+            messages.extend(
+                (group, message) for message in streams.stream_messages(group_events, user_id=user_id)
             )
-        )
+        self._sender().send(messages)
 
-    async def _note_markets(self, events: list[PendingEvent]) -> None:
+    def _sender(self) -> Sender:
+        if self.sender is None:
+            raise RuntimeError("the publisher's sender is made on its event loop first")
+        return self.sender
+
+    def _note_markets(self, events: list[PendingEvent]) -> None:
         for event in events:
             if event.user_id is not None:
                 continue
@@ -302,7 +406,7 @@ class OutboxPublisher:
             market = self.markets.get(symbol)
             if market is None and time.monotonic() - self.markets_loaded_at > MARKETS_RELOAD_SECONDS:
                 # A market added since, or a hidden one (no derived streams): reload, not too often.
-                self.markets = await self._db(streams.market_symbols)
+                self.markets = streams.market_symbols()
                 self.markets_loaded_at = time.monotonic()
                 market = self.markets.get(symbol)
             if market is None:
@@ -316,60 +420,78 @@ class OutboxPublisher:
                 first, _ = self.trade_span.get(market.pk, (at, at))
                 self.trade_span[market.pk] = (min(first, at), at)
 
-    async def send_derived(self) -> None:
-        """bookTicker, ticker and kline for the markets whose depth or trades moved, as due."""
+    def send_derived(self) -> None:
+        """bookTicker, ticker and kline for the markets whose depth or trades moved, as due, and
+        only for streams somebody watches (asked of Redis once for all of them)."""
         now = time.monotonic()
+        book_ticker_ids, ticker_ids, kline_ids = (
+            self.book_tickers.ready(now),
+            self.tickers.ready(now),
+            self.klines.ready(now),
+        )
+        if not (book_ticker_ids or ticker_ids or kline_ids):
+            return
         by_id = {market.pk: market for market in self.markets.values()}
-        for market_id in self.book_tickers.ready(now):
-            if (market := by_id.get(market_id)) is None:
-                continue
-            stream = f"bookTicker.{market.symbol}"
-            if not await self._is_watched(stream):
-                # Unwatched changes are not tracked, so forget what was last sent.
-                self.last_book_ticker.pop(market_id, None)
-                continue
-            data = await self._db(streams.book_ticker_payload, market)
-            best = (data["a"], data["A"], data["b"], data["B"])
-            if self.last_book_ticker.get(market_id) != best:  # else bookTicker has nothing new
-                self.last_book_ticker[market_id] = best
-                await self._send_public(stream, data)
-        for market_id in self.tickers.ready(now):
-            if (market := by_id.get(market_id)) is None:
-                continue
-            stream = f"ticker.{market.symbol}"
-            if await self._is_watched(stream):
-                await self._send_public(stream, await self._db(streams.ticker_payload, market))
-        for market_id in self.klines.ready(now):
+        book_tickers = [
+            (f"bookTicker.{market.symbol}", market)
+            for market_id in book_ticker_ids
+            if (market := by_id.get(market_id)) is not None
+        ]
+        tickers = [
+            (f"ticker.{market.symbol}", market)
+            for market_id in ticker_ids
+            if (market := by_id.get(market_id)) is not None
+        ]
+        klines: list[tuple[str, Market, str, tuple[datetime, datetime]]] = []
+        for market_id in kline_ids:
             if (market := by_id.get(market_id)) is None:
                 continue
             span = self.trade_span.pop(market_id, None)
             if span is None:
                 continue
-            first, last = span
-            for interval in KLINE_INTERVALS:
-                stream = f"kline.{interval}.{market.symbol}"
-                if not await self._is_watched(stream):
-                    continue
-                moments = (
-                    [first]
-                    if streams.kline_bucket(interval, first) == streams.kline_bucket(interval, last)
-                    else [first, last]
-                )
-                for at in moments:
-                    kline = await self._db(streams.kline_payload, market, interval, at)
-                    if kline is not None:
-                        await self._send_public(stream, kline)
+            klines.extend(
+                (f"kline.{interval}.{market.symbol}", market, interval, span) for interval in KLINE_INTERVALS
+            )
+        names = [stream for stream, _ in book_tickers + tickers] + [kline[0] for kline in klines]
+        if not names:
+            return
+        sender = self._sender()
+        watched = dict(
+            zip(names, sender.watched([streams.public_group(name) for name in names]), strict=True)
+        )
+        messages: list[Message] = []
+        for stream, market in book_tickers:
+            if not watched[stream]:
+                # Unwatched changes are not tracked, so forget what was last sent.
+                self.last_book_ticker.pop(market.pk, None)
+                continue
+            data = streams.book_ticker_payload(market)
+            best = (data["a"], data["A"], data["b"], data["B"])
+            if self.last_book_ticker.get(market.pk) != best:  # else bookTicker has nothing new
+                self.last_book_ticker[market.pk] = best
+                messages.append(_public_message(stream, data))
+        for stream, market in tickers:
+            if watched[stream]:
+                messages.append(_public_message(stream, streams.ticker_payload(market)))
+        for stream, market, interval, (first, last) in klines:
+            if not watched[stream]:
+                continue
+            moments = (
+                [first]
+                if streams.kline_bucket(interval, first) == streams.kline_bucket(interval, last)
+                else [first, last]
+            )
+            for at in moments:
+                kline = streams.kline_payload(market, interval, at)
+                if kline is not None:
+                    messages.append(_public_message(stream, kline))
+        if messages:
+            sender.send(messages)
 
-    async def _is_watched(self, stream: str) -> bool:
-        return await streams.group_has_members(self.layer, streams.public_group(stream))
 
-    async def _send_public(self, stream: str, data: dict[str, Any]) -> None:
-        await streams.stream_events_send(self.layer, streams.public_group(stream), [(stream, data)])
-
-
-async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+def _public_message(stream: str, data: dict[str, Any]) -> Message:
+    (message,) = streams.stream_messages([(stream, data)])
+    return streams.public_group(stream), message
 
 
 __all__ = [

@@ -16,13 +16,15 @@ tests/exchange/test_outbox_frames.py holds them to a transcript recorded before 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
+from core.api_prepared import prepared_cursor
+from core.db_copy import array_literal
 from core.money import render
 from exchange.engine.spec import MarketSpec
 
@@ -69,25 +71,47 @@ class BatchEvents:
 
 
 # The columns `account.orderUpdate` takes from the order itself (besides its id and user).
-_ORDER_FIELDS_SQL = """SELECT id, user_id, side, order_type, time_in_force, self_trade_prevention,
-       reduce_only, client_id, quantity, quote_quantity, price, trigger_price, trigger_by,
-       trigger_quantity, post_only
-  FROM exchange_order WHERE id = ANY(%s)"""
+ORDER_FIELD_COLUMNS = (
+    "side",
+    "order_type",
+    "time_in_force",
+    "self_trade_prevention",
+    "reduce_only",
+    "client_id",
+    "quantity",
+    "quote_quantity",
+    "price",
+    "trigger_price",
+    "trigger_by",
+    "trigger_quantity",
+    "post_only",
+)
+_ORDER_FIELDS_SQL = f"""SELECT id, user_id, {", ".join(ORDER_FIELD_COLUMNS)}
+  FROM exchange_order WHERE id = ANY(%s::bigint[])"""  # noqa: S608  (column names are constants)
 
 
 def batch_order_ids(payload: Mapping[str, Any]) -> set[int]:
     return {event[0] for event in payload["o"]}
 
 
-def batch_orders_read(order_ids: Iterable[int]) -> dict[int, tuple[int, dict[str, Any]]]:
-    """Per order id: (user id, the fields of its orderUpdate events that never change)."""
+def batch_orders_read(
+    order_ids: Iterable[int], *, cursor: CursorWrapper | None = None
+) -> dict[int, tuple[int, dict[str, Any]]]:
+    """Per order id: (user id, the fields of its orderUpdate events that never change). Runs on
+    `cursor` if given, else on a prepared cursor of its own (core/api_prepared.py)."""
     ids = list(order_ids)
     if not ids:
         return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_ORDER_FIELDS_SQL, [ids])
-        rows = cursor.fetchall()
-    return {row[0]: (row[1], _order_static(*row[2:])) for row in rows}
+    if cursor is None:
+        with prepared_cursor() as own:
+            return batch_orders_read(ids, cursor=own)
+    cursor.execute(_ORDER_FIELDS_SQL, [array_literal(ids)])
+    return dict(batch_order_entry(row) for row in cursor.fetchall())
+
+
+def batch_order_entry(row: Sequence[Any]) -> tuple[int, tuple[int, dict[str, Any]]]:
+    """(order id, (user id, static fields)) from `id, user_id, *ORDER_FIELD_COLUMNS`."""
+    return row[0], (row[1], _order_static(*row[2:]))
 
 
 def _order_static(
@@ -247,8 +271,10 @@ def _order_update(
 
 __all__ = [
     "BATCH_STREAM",
+    "ORDER_FIELD_COLUMNS",
     "BatchEvents",
     "batch_events_render",
+    "batch_order_entry",
     "batch_order_ids",
     "batch_orders_read",
 ]

@@ -282,9 +282,25 @@ def _limit(side: str, price: str, quantity: str):  # type: ignore[no-untyped-def
     )
 
 
+@pytest.fixture(params=["in-memory", "redis-pubsub"])
+def publisher_layer(request, settings, monkeypatch):
+    """Both ways the publisher sends: the layer's own group_send (in-memory), and its own Redis
+    pipeline to the channels the deployed pub/sub layer listens on (exchange/services/outbox_send.py)."""
+    if request.param == "in-memory":
+        return request.getfixturevalue("layer")
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": settings.REDIS_URL}]},
+        }
+    }
+    monkeypatch.setattr(consumers, "_markets", (0.0, {}))
+    return get_channel_layer()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_publisher_sends_a_batch_in_order_marks_it_and_runs_alone(
-    layer, demo_markets, alice, mallory, settings
+    publisher_layer, demo_markets, alice, mallory, settings
 ):
     from exchange.selectors import balances_for_user
     from exchange.services.deposits import deposit_credit
@@ -306,7 +322,7 @@ def test_the_publisher_sends_a_batch_in_order_marks_it_and_runs_alone(
         )
         assert len(await drain(socket)) == 11  # the warm-up at update id 0
 
-        publisher = OutboxPublisher(layer=layer)
+        publisher = OutboxPublisher(layer=publisher_layer)
         try:
             assert await publisher._db(_try_lock) is True  # the lock run() takes first
             bid = await db(order_place, user=alice, market=market, request=_limit("Bid", "2000", "1.5"))

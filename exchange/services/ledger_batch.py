@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -124,41 +125,93 @@ def ledger_entries_insert(entries: Sequence[PendingEntry]) -> None:
         )
 
 
-def ledger_balances_apply(entries: Sequence[PendingEntry]) -> None:
-    """Move the balances by the lines of `entries` (already inserted by `ledger_entries_insert`).
-    Raises LedgerImbalance (an account gone) or InsufficientFunds."""
+# The batch's accounts locked in id order (the lock policy of exchange/services/ledger.py), so a
+# concurrent placement holding funds on the API side queues behind the batch instead of deadlocking.
+LEDGER_LOCK_SQL = (
+    "SELECT id, kind, balance FROM exchange_ledgeraccount WHERE id = ANY(%s::bigint[])"
+    " ORDER BY id FOR NO KEY UPDATE"
+)
+
+# Moves only rows already locked by LEDGER_LOCK_SQL. A funds-holding bucket that would go below
+# zero is left alone rather than refused by the table's check constraint: the statement may run
+# before its caller has looked at the locked balances (pipelined with them, exchange/services/
+# settlement.py), and `ledger_balances_check` then raises InsufficientFunds, rolling it all back.
+_SIGNED_SQL = ", ".join(f"'{kind}'" for kind in sorted(_SIGNED))
+LEDGER_MOVE_SQL = f"""UPDATE exchange_ledgeraccount AS t SET balance = t.balance + s.delta, updated_at = %s
+  FROM unnest(%s::bigint[], %s::numeric[]) AS s(id, delta)
+ WHERE t.id = s.id AND t.id = ANY(%s::bigint[])
+   AND (t.balance + s.delta >= 0 OR t.kind IN ({_SIGNED_SQL}))"""  # noqa: S608  (the kinds are constants)
+
+
+def ledger_deltas(entries: Sequence[PendingEntry]) -> dict[int, Decimal]:
+    """Per account id, what the lines of `entries` move it by (zero for lines that cancel out)."""
     deltas: dict[int, Decimal] = {}
     for entry in entries:
         for account_id, _, amount in entry.lines:
             deltas[account_id] = deltas.get(account_id, 0) + amount
+    return deltas
+
+
+def ledger_lock_params(deltas: dict[int, Decimal]) -> list[str]:
+    return [array_literal(sorted(deltas))]
+
+
+def ledger_move_params(deltas: dict[int, Decimal]) -> list[Any] | None:
+    """LEDGER_MOVE_SQL's parameters, or None when nothing moves."""
+    moved = [(account_id, delta) for account_id, delta in deltas.items() if delta]
+    if not moved:
+        return None
+    ids = array_literal([account_id for account_id, _ in moved])
+    return [timezone.now(), ids, array_literal([delta for _, delta in moved]), ids]
+
+
+def ledger_balances_check(rows: Sequence[tuple[int, str, Decimal]], deltas: dict[int, Decimal]) -> None:
+    """Raise LedgerImbalance (an account gone) or InsufficientFunds if moving the locked accounts
+    `rows` (LEDGER_LOCK_SQL's answer: balances before the move) by `deltas` breaks the ledger."""
+    if len(rows) != len(deltas):
+        # Cached ids that no longer exist (a database rebuilt under a long-lived worker):
+        # forget them all; the batch fails whole and the next drain looks them up again.
+        _account_ids.clear()
+        raise LedgerImbalance(f"{len(deltas) - len(rows)} ledger accounts of the batch do not exist")
+    for account_id, kind, balance in rows:
+        if kind not in _SIGNED and balance + deltas[account_id] < 0:
+            raise InsufficientFunds(f"ledger account {account_id} would go below zero")
+
+
+def ledger_balances_apply(entries: Sequence[PendingEntry]) -> None:
+    """Move the balances by the lines of `entries` (already inserted by `ledger_entries_insert`).
+    Raises LedgerImbalance (an account gone) or InsufficientFunds."""
+    deltas = ledger_deltas(entries)
     if not deltas:
         return
     with transaction.atomic(savepoint=False), prepared_cursor() as cursor:
-        # Locked in id order (the lock policy of exchange/services/ledger.py), so a concurrent
-        # placement holding funds on the API side queues behind the batch instead of deadlocking.
-        cursor.execute(
-            "SELECT id, kind, balance FROM exchange_ledgeraccount WHERE id = ANY(%s::bigint[])"
-            " ORDER BY id FOR NO KEY UPDATE",
-            [array_literal(sorted(deltas))],
-        )
-        rows = cursor.fetchall()
-        if len(rows) != len(deltas):
-            # Cached ids that no longer exist (a database rebuilt under a long-lived worker):
-            # forget them all; the batch fails whole and the next drain looks them up again.
-            _account_ids.clear()
-            raise LedgerImbalance(f"{len(deltas) - len(rows)} ledger accounts of the batch do not exist")
-        for account_id, kind, balance in rows:
-            if kind not in _SIGNED and balance + deltas[account_id] < 0:
-                raise InsufficientFunds(f"ledger account {account_id} would go below zero")
-        moved = [(account_id, delta) for account_id, delta in deltas.items() if delta]
-        cursor.execute(
-            "UPDATE exchange_ledgeraccount AS t SET balance = t.balance + s.delta, updated_at = %s"
-            " FROM unnest(%s::bigint[], %s::numeric[]) AS s(id, delta)"
-            " WHERE t.id = s.id AND t.id = ANY(%s::bigint[])",
-            [
-                timezone.now(),
-                ids := array_literal([account_id for account_id, _ in moved]),
-                array_literal([delta for _, delta in moved]),
-                ids,
-            ],
-        )
+        cursor.execute(LEDGER_LOCK_SQL, ledger_lock_params(deltas))
+        ledger_balances_check(cursor.fetchall(), deltas)
+        params = ledger_move_params(deltas)
+        if params is not None:
+            cursor.execute(LEDGER_MOVE_SQL, params)
+
+
+# One entry and its lines in one statement, for the batch's release entry: unlike COPY it can be
+# pipelined with the statements around it (exchange/services/settlement.py). Lines keep their order.
+ENTRY_INSERT_SQL = """WITH entry AS (
+    INSERT INTO exchange_journalentry (kind, reference, memo, created_at)
+    VALUES (%s::varchar, %s::varchar, '', %s::timestamptz) RETURNING id)
+INSERT INTO exchange_journalline (entry_id, account_id, asset_id, amount)
+SELECT entry.id, line.account_id, line.asset_id, line.amount
+  FROM entry, unnest(%s::bigint[], %s::bigint[], %s::numeric[])
+       WITH ORDINALITY AS line(account_id, asset_id, amount, n)
+ ORDER BY line.n"""
+
+
+def ledger_entry_params(entry: PendingEntry) -> list[Any]:
+    """ENTRY_INSERT_SQL's parameters for `entry`, checked balanced (raises LedgerImbalance)."""
+    _check_balanced(entry)
+    return [
+        entry.kind,
+        entry.reference,
+        timezone.now(),
+        array_literal([account_id for account_id, _, _ in entry.lines]),
+        array_literal([asset_id for _, asset_id, _ in entry.lines]),
+        array_literal([amount for _, _, amount in entry.lines]),
+    ]

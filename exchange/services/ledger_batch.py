@@ -31,6 +31,12 @@ _TRADING_KINDS = (AccountKind.AVAILABLE.value, AccountKind.LOCKED.value)
 _account_ids: dict[tuple[int, str, int], int] = {}
 
 
+# (owner id, asset ids) already preloaded: an account that did not exist then (a user who never
+# held the asset) is not looked for again by each batch; `ledger_account_id` finds or creates it
+# when it is needed.
+_preloaded: set[tuple[int, tuple[int, ...]]] = set()
+
+
 def ledger_account_id(*, owner_id: int | None, kind: str, asset: Asset) -> int:
     """The id of the (owner, kind, asset) account, created on first use (see `ledger_account_get`)."""
     key = (owner_id or 0, kind, asset.pk)
@@ -45,6 +51,8 @@ def ledger_account_ids_forget(*, owner_id: int) -> None:
     """Drop the owner's cached ids (after a statement found them not to match)."""
     for key in [key for key in _account_ids if key[0] == owner_id]:
         _account_ids.pop(key, None)
+    for key in [key for key in _preloaded if key[0] == owner_id]:
+        _preloaded.discard(key)
 
 
 def ledger_accounts_preload(*, owner_ids: set[int], asset_ids: tuple[int, ...]) -> None:
@@ -52,7 +60,8 @@ def ledger_accounts_preload(*, owner_ids: set[int], asset_ids: tuple[int, ...]) 
     missing = [
         owner_id
         for owner_id in owner_ids
-        if any(
+        if (owner_id, asset_ids) not in _preloaded
+        and any(
             (owner_id, kind, asset_id) not in _account_ids
             for kind in _TRADING_KINDS
             for asset_id in asset_ids
@@ -60,6 +69,7 @@ def ledger_accounts_preload(*, owner_ids: set[int], asset_ids: tuple[int, ...]) 
     ]
     if not missing:
         return
+    _preloaded.update((owner_id, asset_ids) for owner_id in missing)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT owner_id, kind, asset_id, id FROM exchange_ledgeraccount"
@@ -172,6 +182,7 @@ def ledger_balances_check(rows: Sequence[tuple[int, str, Decimal]], deltas: dict
         # Cached ids that no longer exist (a database rebuilt under a long-lived worker):
         # forget them all; the batch fails whole and the next drain looks them up again.
         _account_ids.clear()
+        _preloaded.clear()
         raise LedgerImbalance(f"{len(deltas) - len(rows)} ledger accounts of the batch do not exist")
     for account_id, kind, balance in rows:
         if kind not in _SIGNED and balance + deltas[account_id] < 0:
@@ -192,26 +203,39 @@ def ledger_balances_apply(entries: Sequence[PendingEntry]) -> None:
             cursor.execute(LEDGER_MOVE_SQL, params)
 
 
-# One entry and its lines in one statement, for the batch's release entry: unlike COPY it can be
-# pipelined with the statements around it (exchange/services/settlement.py). Lines keep their order.
-ENTRY_INSERT_SQL = """WITH entry AS (
-    INSERT INTO exchange_journalentry (kind, reference, memo, created_at)
-    VALUES (%s::varchar, %s::varchar, '', %s::timestamptz) RETURNING id)
+# Entries and their lines in one statement, for a small batch: unlike COPY (and the id allocation
+# before it) it can be pipelined with the statements around it (exchange/services/settlement.py).
+# Entry ids are taken in the entries' order, lines are inserted in theirs, as with COPY.
+ENTRIES_INSERT_SQL = """WITH entry AS (
+    SELECT nextval(pg_get_serial_sequence('exchange_journalentry', 'id')) AS id, e.kind, e.reference, e.n
+      FROM unnest(%s::varchar[], %s::varchar[]) WITH ORDINALITY AS e(kind, reference, n)),
+inserted AS (
+    INSERT INTO exchange_journalentry (id, kind, reference, memo, created_at)
+    SELECT id, kind, reference, '', %s::timestamptz FROM entry ORDER BY n)
 INSERT INTO exchange_journalline (entry_id, account_id, asset_id, amount)
 SELECT entry.id, line.account_id, line.asset_id, line.amount
-  FROM entry, unnest(%s::bigint[], %s::bigint[], %s::numeric[])
-       WITH ORDINALITY AS line(account_id, asset_id, amount, n)
+  FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[])
+       WITH ORDINALITY AS line(entry_n, account_id, asset_id, amount, n)
+  JOIN entry ON entry.n = line.entry_n
  ORDER BY line.n"""
 
 
-def ledger_entry_params(entry: PendingEntry) -> list[Any]:
-    """ENTRY_INSERT_SQL's parameters for `entry`, checked balanced (raises LedgerImbalance)."""
-    _check_balanced(entry)
+def ledger_entries_params(entries: Sequence[PendingEntry]) -> list[Any] | None:
+    """ENTRIES_INSERT_SQL's parameters for the `entries` that have lines, each checked balanced
+    (raises LedgerImbalance); None if none has. As with `ledger_entries_insert`,
+    `ledger_balances_apply` (or its statements) must follow in the same transaction."""
+    entries = [entry for entry in entries if entry.lines]
+    if not entries:
+        return None
+    for entry in entries:
+        _check_balanced(entry)
+    lines = [(number, line) for number, entry in enumerate(entries, 1) for line in entry.lines]
     return [
-        entry.kind,
-        entry.reference,
+        array_literal([entry.kind for entry in entries]),
+        array_literal([entry.reference for entry in entries]),
         timezone.now(),
-        array_literal([account_id for account_id, _, _ in entry.lines]),
-        array_literal([asset_id for _, asset_id, _ in entry.lines]),
-        array_literal([amount for _, _, amount in entry.lines]),
+        array_literal([number for number, _ in lines]),
+        array_literal([line[0] for _, line in lines]),
+        array_literal([line[1] for _, line in lines]),
+        array_literal([line[2] for _, line in lines]),
     ]

@@ -39,7 +39,7 @@ from exchange.engine.spec import MarketSpec
 from exchange.models import AccountKind, Asset, CommandKind, EntryKind, Market, OrderStatus, Side
 from exchange.services.fees import fee_rates_for_user
 from exchange.services.ledger_batch import (
-    ENTRY_INSERT_SQL,
+    ENTRIES_INSERT_SQL,
     LEDGER_LOCK_SQL,
     LEDGER_MOVE_SQL,
     PendingEntry,
@@ -47,7 +47,7 @@ from exchange.services.ledger_batch import (
     ledger_balances_check,
     ledger_deltas,
     ledger_entries_insert,
-    ledger_entry_params,
+    ledger_entries_params,
     ledger_lock_params,
     ledger_move_params,
 )
@@ -173,6 +173,23 @@ FILL_COLUMNS = (
     "created_at",
 )
 OUTBOX_COLUMNS = ("stream", "user_id", "payload", "created_at")
+
+# Up to this many fills a batch writes its own rows (fills, journal entries and lines) with
+# pipelined INSERTs, beyond it with COPY: COPY costs round trips of its own (the REST path's
+# batches are a few commands), an INSERT from arrays costs more per row than COPY's text.
+SMALL_OWN_ROWS = 100
+
+_FILLS_INSERT_SQL = f"""INSERT INTO exchange_fill ({", ".join(FILL_COLUMNS)})
+SELECT %s::bigint, f.trade_id, f.price, f.quantity, f.quote_quantity, f.taker_side, f.maker_order_id,
+       f.taker_order_id, f.maker_user_id, f.taker_user_id, f.maker_fee, f.maker_fee_asset_id, f.taker_fee,
+       f.taker_fee_asset_id, f.sequence, %s::timestamptz
+  FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::varchar[], %s::bigint[],
+              %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::bigint[], %s::numeric[],
+              %s::bigint[], %s::bigint[])
+       WITH ORDINALITY AS f(trade_id, price, quantity, quote_quantity, taker_side, maker_order_id,
+                            taker_order_id, maker_user_id, taker_user_id, maker_fee, maker_fee_asset_id,
+                            taker_fee, taker_fee_asset_id, sequence, n)
+ ORDER BY f.n"""  # noqa: S608  (column names are constants)
 
 
 class BatchEnd(NamedTuple):
@@ -553,14 +570,40 @@ class BatchWriter:
     def finish(self, end: BatchEnd) -> None:
         """Write the batch (inside the caller's transaction). Raises BatchConflict if the market
         moved on meanwhile, InsufficientFunds or LedgerImbalance if settlement would break the
-        ledger; the caller's transaction then writes nothing."""
-        self.write_own_rows()
-        self.write_shared_rows(end)
+        ledger; the caller's transaction then writes nothing. A small batch's own rows go in the
+        round trip of the orders' lock."""
+        if self._own_rows_are_small():
+            self.write_shared_rows(end, own_rows=True)
+        else:
+            self.write_own_rows()
+            self.write_shared_rows(end)
+
+    def _own_rows_are_small(self) -> bool:
+        return len(self.fills) <= SMALL_OWN_ROWS
+
+    def _own_rows_statements(self) -> list[tuple[str, list[Any]]]:
+        """A small batch's own rows as statements that can be pipelined (COPY cannot)."""
+        statements: list[tuple[str, list[Any]]] = []
+        if self.fills:
+            columns = list(zip(*self.fills, strict=True))
+            statements.append(
+                (_FILLS_INSERT_SQL, [self.market.pk, self.now, *map(array_literal, columns[1:-1])])
+            )
+        entries = ledger_entries_params(self.entries)
+        if entries is not None:
+            statements.append((ENTRIES_INSERT_SQL, entries))
+        return statements
 
     def write_own_rows(self) -> None:
         """The first half of `finish`: rows only this batch has (fills, its trades' journal
         entries and lines). Locks no existing row, so it may run while the previous batch
-        commits (exchange/services/matching.py)."""
+        commits (exchange/services/matching.py). A small batch's in one round trip; a large
+        one's through COPY."""
+        if self._own_rows_are_small():
+            with ExitStack() as cursors, one_round_trip():
+                for sql, params in self._own_rows_statements():
+                    _send(cursors, sql, params)
+            return
         if self.fills:
             # Every value is an int, a Decimal or a side ("Bid"/"Ask"): COPY text as is. The last
             # is the batch's `now`, formatted once rather than once per row.
@@ -572,11 +615,12 @@ class BatchWriter:
             )
         ledger_entries_insert(self.entries)
 
-    def write_shared_rows(self, end: BatchEnd) -> None:
+    def write_shared_rows(self, end: BatchEnd, *, own_rows: bool = False) -> None:
         """The second half of `finish`, after the previous batch committed: what other batches
         share (orders, balances, candles, the market's state), read and written under their row
         locks, and the stream events (the publisher sends outbox rows in id order, which must
-        be commit order).
+        be commit order). `own_rows`: write the first half's rows too (a small batch's), in the
+        first round trip.
 
         Two round trips whatever the batch: the orders' lock (their state decides the rest),
         then every other statement pipelined (sent together, answered together). From the
@@ -587,14 +631,19 @@ class BatchWriter:
         rolling the whole transaction back) before the caller commits."""
         market, spec, events = self.market, self.spec, self.events
         orders: dict[int, OrderRow] = {}
-        if self.changes:
-            with prepared_cursor() as cursor:
+        own = self._own_rows_statements() if own_rows else []
+        if own or self.changes:
+            with ExitStack() as cursors:
                 with one_round_trip():  # with the transaction's BEGIN, when this opens it
-                    cursor.execute(_ORDERS_LOCK_SQL, [array_literal(self.changes)])
-                orders = {row[0]: OrderRow._make(row) for row in cursor.fetchall()}
+                    for sql, params in own:
+                        _send(cursors, sql, params)
+                    if self.changes:
+                        lock = _send(cursors, _ORDERS_LOCK_SQL, [array_literal(self.changes)])
+                if self.changes:
+                    orders = {row[0]: OrderRow._make(row) for row in lock.fetchall()}
         releases = PendingEntry(kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{end.sequence}")
         orders_params = self._orders_params(orders, releases) if orders else None
-        release_params = ledger_entry_params(releases) if releases.lines else None
+        release_params = ledger_entries_params([releases])
         deltas = ledger_deltas([*self.entries, releases])
         move_params = ledger_move_params(deltas)
         pairs = self._balance_pairs(orders) if events.orders or self.touched else []
@@ -602,9 +651,7 @@ class BatchWriter:
         with ExitStack() as cursors:
 
             def run(sql: str, params: Sequence[Any]) -> CursorWrapper:
-                cursor = cursors.enter_context(prepared_cursor())
-                cursor.execute(sql, params)
-                return cursor
+                return _send(cursors, sql, params)
 
             with one_round_trip():
                 # Rows no placement touches (the caller's advisory lock makes this worker the
@@ -612,7 +659,7 @@ class BatchWriter:
                 if orders_params is not None:
                     run(_ORDERS_UPDATE_SQL, orders_params)
                 if release_params is not None:
-                    run(ENTRY_INSERT_SQL, release_params)
+                    run(ENTRIES_INSERT_SQL, release_params)
                 for start, (open_, high, low, close, volume, quote_volume, trades) in self.candle.items():
                     run(
                         _CANDLE_SQL, [market.pk, start, open_, high, low, close, volume, quote_volume, trades]
@@ -660,6 +707,14 @@ class BatchWriter:
                 raise BatchConflict(
                     f"market {market.pk}: batch after {end.previous_sequence} no longer applies"
                 )
+
+
+def _send(cursors: ExitStack, sql: str, params: Sequence[Any]) -> CursorWrapper:
+    """Execute on a cursor of its own, kept open by `cursors` (its answer, when pipelined, is
+    read after the pipeline's round trip)."""
+    cursor: CursorWrapper = cursors.enter_context(prepared_cursor())
+    cursor.execute(sql, params)
+    return cursor
 
 
 @contextmanager

@@ -9,8 +9,11 @@ favour, as documented in docs/ARCHITECTURE.md). An order's unspent hold goes bac
 when it ends.
 
 Speed (docs/PERFORMANCE.md, sequencer): a batch is a few statements whatever its size, and no
-Django model instance is built on this path. Rows are plain tuples, inserts go through COPY, the
-order rows through one `UPDATE ... FROM unnest(...)`, and ledger account ids are kept per process.
+Django model instance is built on this path. Rows are plain tuples, inserts go through COPY (a
+small batch's through INSERTs from arrays), the order rows through one `UPDATE ... FROM
+unnest(...)`, and ledger account ids are kept per process. The statements are pipelined (psycopg's
+pipeline mode: sent together, answered together), so a small batch costs three round trips, its
+COMMIT included, and holds the ledger rows a placement needs for the last two (`write_shared_rows`).
 """
 
 from __future__ import annotations

@@ -70,7 +70,10 @@ def _balances(user_id: int, asset_id: int) -> dict[str, Decimal]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_from_the_ledger_lock_to_the_state_compare_and_set_the_batch_is_one_round_trip(market, alice):
+def test_from_the_ledger_lock_to_the_state_compare_and_set_the_batch_is_one_round_trip(
+    market, alice, settings
+):
+    settings.API_PREPARED_STATEMENTS = True  # pipelining needs them (exchange/services/settlement.py)
     order = order_place(user=alice, market=market, request=_bid("1000.25"))
     assert market_drain(market.pk).applied == 1
     order_cancel_submit(user=alice, market=market, order_id=order.pk, client_id=None)
@@ -108,7 +111,8 @@ def test_from_the_ledger_lock_to_the_state_compare_and_set_the_batch_is_one_roun
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_small_batchs_fills_and_journal_go_with_the_orders_lock(market, alice, mallory):
+def test_a_small_batchs_fills_and_journal_go_with_the_orders_lock(market, alice, mallory, settings):
+    settings.API_PREPARED_STATEMENTS = True
     deposit_credit(user_id=mallory.pk, asset=market.base, quantity=Decimal("5"), source="administrator")
     order_place(user=alice, market=market, request=_bid("1000", "2"))
     order_place(user=mallory, market=market, request=limit_request("Ask", "1000", "1.5"))

@@ -411,12 +411,12 @@ def _market_unlock(market_id: int, *, look_again: bool) -> bool:
     """Let the market's lock go; with `look_again`, then whether commands are pending (the
     look that covers drains turned away busy meanwhile), in the same round trip: it runs after
     the unlock, with a snapshot of its own."""
-    with prepared_cursor() as unlock, prepared_cursor() as pending:
+    with prepared_cursor() as cursor:
         with one_round_trip():
-            unlock.execute(_UNLOCK_SQL, [ADVISORY_NAMESPACE, market_id])
+            cursor.execute(_UNLOCK_SQL, [ADVISORY_NAMESPACE, market_id])
             if look_again:
-                pending.execute(_HAS_PENDING_SQL, [market_id])
-        return look_again and bool(pending.fetchone()[0])
+                cursor.execute(_HAS_PENDING_SQL, [market_id])  # the cursor's answer: this one's
+        return look_again and bool(cursor.fetchone()[0])
 
 
 def market_drain(market_id: int, *, max_seconds: float = 30.0) -> DrainReport:

@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_UP, Decimal
@@ -30,7 +30,6 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
-from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from core.api_prepared import prepared_cursor
@@ -603,9 +602,9 @@ class BatchWriter:
         commits (exchange/services/matching.py). A small batch's in one round trip; a large
         one's through COPY."""
         if self._own_rows_are_small():
-            with ExitStack() as cursors, one_round_trip():
+            with prepared_cursor() as cursor, one_round_trip():
                 for sql, params in self._own_rows_statements():
-                    _send(cursors, sql, params)
+                    cursor.execute(sql, params)
             return
         if self.fills:
             # Every value is an int, a Decimal or a side ("Bid"/"Ask"): COPY text as is. The last
@@ -636,12 +635,13 @@ class BatchWriter:
         orders: dict[int, OrderRow] = {}
         own = self._own_rows_statements() if own_rows else []
         if own or self.changes:
-            with ExitStack() as cursors:
+            # Answers read after the round trip need a cursor each; the others share one.
+            with prepared_cursor() as cursor, prepared_cursor() as lock:
                 with one_round_trip():  # with the transaction's BEGIN, when this opens it
                     for sql, params in own:
-                        _send(cursors, sql, params)
+                        cursor.execute(sql, params)
                     if self.changes:
-                        lock = _send(cursors, _ORDERS_LOCK_SQL, [array_literal(self.changes)])
+                        lock.execute(_ORDERS_LOCK_SQL, [array_literal(self.changes)])
                 if self.changes:
                     orders = {row[0]: OrderRow._make(row) for row in lock.fetchall()}
         releases = PendingEntry(kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{end.sequence}")
@@ -651,35 +651,32 @@ class BatchWriter:
         move_params = ledger_move_params(deltas)
         pairs = self._balance_pairs(orders) if events.orders or self.touched else []
         symbols = {market.base_id: market.base.symbol, market.quote_id: market.quote.symbol}
-        with ExitStack() as cursors:
-
-            def run(sql: str, params: Sequence[Any]) -> CursorWrapper:
-                return _send(cursors, sql, params)
-
+        with prepared_cursor() as cursor, prepared_cursor() as locked, prepared_cursor() as state:
             with one_round_trip():
                 # Rows no placement touches (the caller's advisory lock makes this worker the
                 # market's only writer of orders' states, candles and command results).
                 if orders_params is not None:
-                    run(_ORDERS_UPDATE_SQL, orders_params)
+                    cursor.execute(_ORDERS_UPDATE_SQL, orders_params)
                 if release_params is not None:
-                    run(ENTRIES_INSERT_SQL, release_params)
+                    cursor.execute(ENTRIES_INSERT_SQL, release_params)
                 for start, (open_, high, low, close, volume, quote_volume, trades) in self.candle.items():
-                    run(
+                    cursor.execute(
                         _CANDLE_SQL, [market.pk, start, open_, high, low, close, volume, quote_volume, trades]
                     )
                 if self.results:
                     sequences = array_literal([sequence for sequence, _ in self.results])
-                    run(
+                    cursor.execute(
                         _RESULTS_SQL,
                         [sequences, [json.dumps(result) for _, result in self.results], market.pk, sequences],
                     )
                 # The ledger accounts (in id order), then the MarketState row: the lock order.
-                locked = run(LEDGER_LOCK_SQL, ledger_lock_params(deltas)) if deltas else None
+                if deltas:
+                    locked.execute(LEDGER_LOCK_SQL, ledger_lock_params(deltas))
                 if move_params is not None:
-                    run(LEDGER_MOVE_SQL, move_params)
+                    cursor.execute(LEDGER_MOVE_SQL, move_params)
                 if events.public or events.orders or pairs:
                     # One row for the batch's stream events; the publisher renders the frames.
-                    run(
+                    cursor.execute(
                         _OUTBOX_SQL,
                         [
                             BATCH_STREAM,
@@ -688,12 +685,12 @@ class BatchWriter:
                             array_literal([asset_id for _, asset_id in pairs]),
                             array_literal([symbols[asset_id] for _, asset_id in pairs]),
                             self.now,
+                            NOTIFY_CHANNEL,
                         ],
                     )
-                    run(_NOTIFY_SQL, [NOTIFY_CHANNEL])
                 # Compare-and-set: exactly once even if this worker lost the market's lock while
                 # the batch was being written (its session died) and another worker took over.
-                state = run(
+                state.execute(
                     _STATE_SQL,
                     [
                         end.sequence,
@@ -704,20 +701,12 @@ class BatchWriter:
                         end.previous_sequence,
                     ],
                 )
-            if locked is not None:
+            if deltas:
                 ledger_balances_check(locked.fetchall(), deltas)
             if state.rowcount != 1:
                 raise BatchConflict(
                     f"market {market.pk}: batch after {end.previous_sequence} no longer applies"
                 )
-
-
-def _send(cursors: ExitStack, sql: str, params: Sequence[Any]) -> CursorWrapper:
-    """Execute on a cursor of its own, kept open by `cursors` (its answer, when pipelined, is
-    read after the pipeline's round trip)."""
-    cursor: CursorWrapper = cursors.enter_context(prepared_cursor())
-    cursor.execute(sql, params)
-    return cursor
 
 
 @contextmanager
@@ -760,8 +749,10 @@ ON CONFLICT (market_id, start) DO UPDATE SET
 # left it (after the move, which it follows): [user id, asset symbol, available, locked, staked]
 # per (user, asset) pair, in the order given, a missing account as "0". `trim_scale(...)::text`
 # is `core.money.render` of a numeric (fixed-point, trailing zeros trimmed). Reading them here
-# rather than in a query of their own saves that statement and, pipelined, its round trip.
-_OUTBOX_SQL = f"""INSERT INTO exchange_outboxevent (stream, user_id, payload, created_at)
+# rather than in a query of their own saves that statement and, pipelined, its round trip. And the
+# publisher's wake-up, NOTIFY as a function (PostgreSQL delivers it at commit, once per transaction).
+_OUTBOX_SQL = f"""WITH event AS (
+INSERT INTO exchange_outboxevent (stream, user_id, payload, created_at)
 SELECT %s::varchar, NULL, jsonb_set(%s::jsonb, '{{b}}', COALESCE((
          SELECT jsonb_agg(jsonb_build_array(pair.owner_id, pair.symbol, COALESCE(held.available, '0'),
                                             COALESCE(held.locked, '0'), COALESCE(held.staked, '0'))
@@ -774,7 +765,6 @@ SELECT %s::varchar, NULL, jsonb_set(%s::jsonb, '{{b}}', COALESCE((
                   FROM exchange_ledgeraccount AS a
                  WHERE a.owner_id = pair.owner_id AND a.asset_id = pair.asset_id
                    AND a.kind IN ('{_AVAILABLE}', '{_LOCKED}', '{_STAKED}')) AS held), '[]'::jsonb)),
-       %s::timestamptz"""  # noqa: S608  (the kinds are constants)
-
-# NOTIFY in a form that can be prepared and pipelined; PostgreSQL delivers it at commit.
-_NOTIFY_SQL = "SELECT pg_notify(%s::text, '')"
+       %s::timestamptz
+RETURNING id)
+SELECT pg_notify(%s::text, '') FROM event"""  # noqa: S608  (the kinds are constants)

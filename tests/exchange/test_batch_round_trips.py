@@ -88,8 +88,7 @@ def test_from_the_ledger_lock_to_the_state_compare_and_set_the_batch_is_one_roun
         "WITH entry AS ( SELECT nextval",  # the release of the hold
         "SELECT id, kind, balance FROM exchange_ledgeraccount",  # the ledger lock
         "UPDATE exchange_ledgeraccount AS t",
-        "INSERT INTO exchange_outboxevent",
-        "SELECT pg_notify",
+        "WITH event AS ( INSERT INTO exchange_outboxevent",  # and the publisher's NOTIFY
         "UPDATE exchange_marketstate",
     ):
         assert trace.pipeline_of(start) is tail, start

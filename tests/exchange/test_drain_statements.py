@@ -39,7 +39,7 @@ def test_the_batch_statements_run_prepared(market, alice):
         "SELECT c.sequence",  # the pending commands
         "SELECT id, user_id, status",  # the batch's orders, locked
         "UPDATE exchange_order AS t",
-        "INSERT INTO exchange_outboxevent",  # the stream events, with the balances they carry
+        "WITH event AS (",  # the stream events, with the balances they carry
         "UPDATE exchange_marketstate",  # the compare-and-set
     ):
         assert any(statement.startswith(start) for statement in prepared), (start, prepared)

@@ -178,7 +178,8 @@ OUTBOX_COLUMNS = ("stream", "user_id", "payload", "created_at")
 
 # Up to this many fills a batch writes its own rows (fills, journal entries and lines) with
 # pipelined INSERTs, beyond it with COPY: COPY costs round trips of its own (the REST path's
-# batches are a few commands), an INSERT from arrays costs more per row than COPY's text.
+# batches are a few commands), an INSERT from arrays costs more per row than COPY's text. The
+# same bound, in lines, for the release entry.
 SMALL_OWN_ROWS = 100
 
 _FILLS_INSERT_SQL = f"""INSERT INTO exchange_fill ({", ".join(FILL_COLUMNS)})
@@ -646,7 +647,11 @@ class BatchWriter:
                     orders = {row[0]: OrderRow._make(row) for row in lock.fetchall()}
         releases = PendingEntry(kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{end.sequence}")
         orders_params = self._orders_params(orders, releases) if orders else None
-        release_params = ledger_entries_params([releases])
+        release_params = None
+        if len(releases.lines) > SMALL_OWN_ROWS:
+            ledger_entries_insert([releases])  # COPY: cheaper per row, and no ledger row locked yet
+        else:
+            release_params = ledger_entries_params([releases])
         deltas = ledger_deltas([*self.entries, releases])
         move_params = ledger_move_params(deltas)
         pairs = self._balance_pairs(orders) if events.orders or self.touched else []

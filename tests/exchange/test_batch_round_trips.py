@@ -174,3 +174,32 @@ def test_a_batch_that_would_take_a_bucket_below_zero_is_refused_and_writes_nothi
     assert OutboxEvent.objects.count() == events
     assert not connection.in_atomic_block
     assert market.pk not in matching._books
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_batchs_rows_go_through_copy_and_settle_the_same(market, alice, mallory, monkeypatch):
+    """Past SMALL_OWN_ROWS (here every batch) fills, journal entries and the release entry are
+    COPYed, as before the pipelined INSERTs: same rows, same ledger."""
+    from exchange.services import settlement
+
+    monkeypatch.setattr(settlement, "SMALL_OWN_ROWS", 0)
+    deposit_credit(user_id=mallory.pk, asset=market.base, quantity=Decimal("5"), source="administrator")
+    bid = order_place(user=alice, market=market, request=_bid("1000", "2"))
+    order_place(user=mallory, market=market, request=limit_request("Ask", "999", "1.5"))
+    order_cancel_submit(user=alice, market=market, order_id=bid.pk, client_id=None)
+
+    trace = _Trace()
+    with connection.execute_wrapper(trace):
+        assert market_drain(market.pk).applied == 3
+    assert not [
+        sql for sql, _ in trace.statements if sql.startswith(("INSERT INTO exchange_fill", "WITH entry"))
+    ]
+
+    assert Fill.objects.get().price == Decimal("1000")
+    assert Order.objects.get(pk=bid.pk).status == OrderStatus.CANCELLED
+    assert _balances(alice.pk, market.quote_id) == {
+        AccountKind.AVAILABLE: Decimal("10000.5") - Decimal("1500"),
+        AccountKind.LOCKED: Decimal(0),
+    }
+    call_command("check_ledger", verbosity=0)
+    call_command("verify_market", market.symbol, stdout=io.StringIO())

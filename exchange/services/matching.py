@@ -12,6 +12,7 @@ MarketState row, as on the API side (exchange/services/orders.py).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import threading
@@ -51,11 +52,14 @@ from exchange.models import (
 )
 from exchange.services.doorbell import batch_order_states, command_done_notify, doorbell_answer
 from exchange.services.ledger_batch import ledger_accounts_preload
-from exchange.services.settlement import BatchEnd, BatchWriter
+from exchange.services.settlement import BatchEnd, BatchWriter, one_round_trip
 
 logger = logging.getLogger(__name__)
 
 ADVISORY_NAMESPACE = int(AdvisoryNamespace.MATCHING)
+_TRY_LOCK_SQL = "SELECT pg_try_advisory_lock(%s, %s)"
+_UNLOCK_SQL = "SELECT pg_advisory_unlock(%s, %s)"
+_LAST_APPLIED_SQL = "SELECT last_applied_sequence FROM exchange_marketstate WHERE market_id = %s"
 
 
 @dataclass
@@ -74,14 +78,14 @@ _books: dict[int, CachedMarket] = {}
 def market_lock(market_id: int) -> Iterator[bool]:
     """Try the market's advisory lock (session level, so it outlives batch transactions)."""
     with prepared_cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [ADVISORY_NAMESPACE, market_id])
+        cursor.execute(_TRY_LOCK_SQL, [ADVISORY_NAMESPACE, market_id])
         acquired = bool(cursor.fetchone()[0])
     try:
         yield acquired
     finally:
         if acquired:
             with prepared_cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [ADVISORY_NAMESPACE, market_id])
+                cursor.execute(_UNLOCK_SQL, [ADVISORY_NAMESPACE, market_id])
 
 
 def market_spec(market: Market) -> MarketSpec:
@@ -353,10 +357,66 @@ class DrainReport:
 
 # A market with commands numbered but not yet applied.
 HAS_PENDING = Q(next_sequence__gt=F("last_applied_sequence") + 1)
+_HAS_PENDING_SQL = """SELECT EXISTS (SELECT FROM exchange_marketstate
+                      WHERE market_id = %s AND next_sequence > last_applied_sequence + 1)"""
 
 
 def market_has_pending(market_id: int) -> bool:
-    return MarketState.objects.filter(HAS_PENDING, pk=market_id).exists()
+    with prepared_cursor() as cursor:
+        cursor.execute(_HAS_PENDING_SQL, [market_id])
+        return bool(cursor.fetchone()[0])
+
+
+class LockedRead(NamedTuple):
+    """What the drain reads in the round trip that takes the market's lock: the last applied
+    sequence (None without a state row), and the commands after the cached book's sequence
+    (`after`; None when no book was cached), to be used only if that is still the book's."""
+
+    last_applied: int | None
+    after: int | None
+    commands: list[CommandRow] | None
+
+
+def _market_lock_and_read(market_id: int) -> LockedRead | None:
+    """Try the market's advisory lock (session level, so it outlives batch transactions); if
+    taken, what the drain reads first, in the same round trip (pipelined). None if another
+    worker holds the lock. Each statement takes its own snapshot, after the one before it ran,
+    so the reads see everything committed before the lock was taken."""
+    cached = _books.get(market_id)
+    after = cached.engine.sequence if cached is not None else None
+    batch_size = settings.MATCHING_BATCH_SIZE
+    with prepared_cursor() as lock, prepared_cursor() as state, prepared_cursor() as commands:
+        try:
+            with one_round_trip():
+                lock.execute(_TRY_LOCK_SQL, [ADVISORY_NAMESPACE, market_id])
+                state.execute(_LAST_APPLIED_SQL, [market_id])
+                if after is not None:
+                    commands.execute(_COMMANDS_SQL, [market_id, after, after + batch_size, batch_size])
+        except BaseException:
+            # The lock may have been taken before the statement that failed.
+            with contextlib.suppress(Exception), prepared_cursor() as cursor:
+                cursor.execute(_UNLOCK_SQL, [ADVISORY_NAMESPACE, market_id])
+            raise
+        if not lock.fetchone()[0]:
+            return None
+        row = state.fetchone()
+        return LockedRead(
+            last_applied=row[0] if row is not None else None,
+            after=after,
+            commands=[CommandRow._make(row) for row in commands.fetchall()] if after is not None else None,
+        )
+
+
+def _market_unlock(market_id: int, *, look_again: bool) -> bool:
+    """Let the market's lock go; with `look_again`, then whether commands are pending (the
+    look that covers drains turned away busy meanwhile), in the same round trip: it runs after
+    the unlock, with a snapshot of its own."""
+    with prepared_cursor() as cursor:
+        with one_round_trip():
+            cursor.execute(_UNLOCK_SQL, [ADVISORY_NAMESPACE, market_id])
+            if look_again:
+                cursor.execute(_HAS_PENDING_SQL, [market_id])  # the cursor's answer: this one's
+        return look_again and bool(cursor.fetchone()[0])
 
 
 def market_drain(market_id: int, *, max_seconds: float = 30.0) -> DrainReport:
@@ -370,13 +430,17 @@ def market_drain(market_id: int, *, max_seconds: float = 30.0) -> DrainReport:
     doorbell_answer(market_id=market_id)
     deadline = time.monotonic() + max_seconds
     while True:
-        with market_lock(market_id) as acquired:
-            if not acquired:
-                report.busy = True
-                return report
+        first = _market_lock_and_read(market_id)
+        if first is None:
+            report.busy = True
+            return report
+        try:
             with _gc_paused():
-                _drain_locked(market_id, deadline, report)
-        if time.monotonic() >= deadline or not market_has_pending(market_id):
+                _drain_locked(market_id, deadline, report, first)
+        except BaseException:
+            _market_unlock(market_id, look_again=False)
+            raise
+        if not _market_unlock(market_id, look_again=time.monotonic() < deadline):
             return report
 
 
@@ -406,6 +470,8 @@ class PreparedBatch:
     end: BatchEnd
     sequences: list[int]
     own_rows_written: threading.Event = field(default_factory=threading.Event)
+    # Committed on the drain's thread, no batch in flight before or after it.
+    alone: bool = False
 
 
 # Full batches in flight under a backlog, each on its own writer thread and connection
@@ -414,7 +480,9 @@ class PreparedBatch:
 WRITERS = 3
 
 
-def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
+def _drain_locked(
+    market_id: int, deadline: float, report: DrainReport, first: LockedRead | None = None
+) -> None:
     """Drain while holding the market's lock.
 
     Under a backlog (a full batch read) the drain pipelines: this thread reads and matches batch
@@ -428,10 +496,14 @@ def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
     crash or an error at any point replays from there exactly once. A small batch is committed on
     this thread (after those in flight), as is everything when the caller is inside a transaction
     (another thread would not see it).
+
+    `first`: what was read with the lock (`_market_lock_and_read`); without it, read here.
     """
-    cached = _book_for(market_id)
+    cached = _book_for(market_id, first.last_applied if first is not None else _UNREAD)
     if cached is None:
         return
+    # The commands read with the lock, if they follow the book as it is now.
+    prefetched = first.commands if first is not None and first.after == cached.engine.sequence else None
     batch_size = settings.MATCHING_BATCH_SIZE
     in_flight = max(1, int(getattr(settings, "MATCHING_WRITERS", WRITERS)))
     may_pipeline = not connection.in_atomic_block
@@ -445,7 +517,10 @@ def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
 
     try:
         while time.monotonic() < deadline:
-            commands = _commands_after(market_id, cached.engine.sequence, batch_size)
+            if prefetched is not None:
+                commands, prefetched = prefetched, None
+            else:
+                commands = _commands_after(market_id, cached.engine.sequence, batch_size)
             if not commands:
                 break
             prepared = _batch_prepare(cached, commands)
@@ -463,6 +538,7 @@ def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
             else:
                 while pending:
                     settle(pending.popleft())
+                prepared.alone = True
                 report.applied += len(_batch_commit(prepared))
                 report.batches += 1
                 if len(commands) < batch_size:
@@ -484,17 +560,21 @@ def _drain_locked(market_id: int, deadline: float, report: DrainReport) -> None:
             writer.shutdown(wait=True)
 
 
-def _book_for(market_id: int) -> CachedMarket | None:
-    """The cached book if it matches what the database last applied, else one rebuilt from it."""
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            "SELECT last_applied_sequence FROM exchange_marketstate WHERE market_id = %s", [market_id]
-        )
-        state = cursor.fetchone()
-    if state is None:
+_UNREAD = -1
+
+
+def _book_for(market_id: int, last_applied: int | None = _UNREAD) -> CachedMarket | None:
+    """The cached book if it matches what the database last applied (`last_applied`, read under
+    the market's lock; read here if not given), else one rebuilt from it. None without a state row."""
+    if last_applied == _UNREAD:
+        with prepared_cursor() as cursor:
+            cursor.execute(_LAST_APPLIED_SQL, [market_id])
+            row = cursor.fetchone()
+        last_applied = row[0] if row is not None else None
+    if last_applied is None:
         return None
     cached = _books.get(market_id)
-    if cached is None or cached.engine.sequence != state[0]:
+    if cached is None or cached.engine.sequence != last_applied:
         market = Market.objects.select_related("base", "quote").get(pk=market_id)
         cached = market_rebuild(market)
     return cached
@@ -545,17 +625,21 @@ def _batch_commit(prepared: PreparedBatch, previous: InFlight | None = None) -> 
     `previous`: the batch before it, in flight on another writer thread. This batch writes its
     own rows once the previous one has written its own (so ids keep batch order), and the rows
     they share once the previous one has committed; if that failed, so does this one, having
-    written nothing.
+    written nothing. A batch `alone` (none in flight before or after it) has its rows written in
+    as few round trips as they can be (`BatchWriter.finish`).
     """
     try:
         with transaction.atomic(durable=True):
-            if previous is not None:
-                previous.own_rows_written.wait()
-            prepared.writer.write_own_rows()
-            prepared.own_rows_written.set()
-            if previous is not None:
-                previous.future.result()
-            prepared.writer.write_shared_rows(prepared.end)
+            if prepared.alone:
+                prepared.writer.finish(prepared.end)
+            else:
+                if previous is not None:
+                    previous.own_rows_written.wait()
+                prepared.writer.write_own_rows()
+                prepared.own_rows_written.set()
+                if previous is not None:
+                    previous.future.result()
+                prepared.writer.write_shared_rows(prepared.end)
     finally:
         prepared.own_rows_written.set()  # never leave the next batch waiting
     command_done_notify(

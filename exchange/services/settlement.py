@@ -9,8 +9,11 @@ favour, as documented in docs/ARCHITECTURE.md). An order's unspent hold goes bac
 when it ends.
 
 Speed (docs/PERFORMANCE.md, sequencer): a batch is a few statements whatever its size, and no
-Django model instance is built on this path. Rows are plain tuples, inserts go through COPY, the
-order rows through one `UPDATE ... FROM unnest(...)`, and ledger account ids are kept per process.
+Django model instance is built on this path. Rows are plain tuples, inserts go through COPY (a
+small batch's through INSERTs from arrays), the order rows through one `UPDATE ... FROM
+unnest(...)`, and ledger account ids are kept per process. The statements are pipelined (psycopg's
+pipeline mode: sent together, answered together), so a small batch costs three round trips, its
+COMMIT included, and holds the ledger rows a placement needs for the last two (`write_shared_rows`).
 """
 
 from __future__ import annotations
@@ -18,29 +21,39 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_UP, Decimal
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from core.api_prepared import prepared_cursor
-from core.db_copy import array_literal, copy_rows, copy_text
-from core.money import quantise, render
+from core.db_copy import array_literal, copy_text
+from core.money import quantise
 from exchange.engine import events as ev
 from exchange.engine.engine import MatchingEngine
 from exchange.engine.spec import MarketSpec
 from exchange.models import AccountKind, Asset, CommandKind, EntryKind, Market, OrderStatus, Side
 from exchange.services.fees import fee_rates_for_user
 from exchange.services.ledger_batch import (
+    ENTRIES_INSERT_SQL,
+    LEDGER_LOCK_SQL,
+    LEDGER_MOVE_SQL,
     PendingEntry,
     ledger_account_id,
-    ledger_balances_apply,
+    ledger_balances_check,
+    ledger_deltas,
     ledger_entries_insert,
+    ledger_entries_params,
+    ledger_lock_params,
+    ledger_move_params,
 )
-from exchange.services.outbox import outbox_notify
+from exchange.services.outbox import NOTIFY_CHANNEL
 from exchange.services.outbox_batch import BATCH_STREAM, DEPTH, TRADE, BatchEvents
 
 FINAL_STATUSES = frozenset(
@@ -54,6 +67,7 @@ FINAL_STATUSES = frozenset(
 _AVAILABLE = AccountKind.AVAILABLE.value
 _LOCKED = AccountKind.LOCKED.value
 _FEES = AccountKind.FEES.value
+_STAKED = AccountKind.STAKED.value
 _BID = Side.BID.value
 _TRADE = EntryKind.TRADE.value
 _ZERO = Decimal(0)
@@ -142,9 +156,6 @@ _ORDERS_UPDATE_SQL = """UPDATE exchange_order AS t SET
  WHERE t.id = s.id AND t.id = ANY(%s::bigint[])"""
 
 
-# Balance buckets `account.balanceUpdate` carries (A, L, S), as GET /api/v1/capital shows them.
-_BALANCE_KINDS = {_AVAILABLE: "A", _LOCKED: "L", AccountKind.STAKED.value: "S"}
-
 FILL_COLUMNS = (
     "market_id",
     "trade_id",
@@ -164,6 +175,24 @@ FILL_COLUMNS = (
     "created_at",
 )
 OUTBOX_COLUMNS = ("stream", "user_id", "payload", "created_at")
+
+# Up to this many fills a batch writes its own rows (fills, journal entries and lines) with
+# pipelined INSERTs, beyond it with COPY: COPY costs round trips of its own (the REST path's
+# batches are a few commands), an INSERT from arrays costs more per row than COPY's text. The
+# same bound, in lines, for the release entry.
+SMALL_OWN_ROWS = 100
+
+_FILLS_INSERT_SQL = f"""INSERT INTO exchange_fill ({", ".join(FILL_COLUMNS)})
+SELECT %s::bigint, f.trade_id, f.price, f.quantity, f.quote_quantity, f.taker_side, f.maker_order_id,
+       f.taker_order_id, f.maker_user_id, f.taker_user_id, f.maker_fee, f.maker_fee_asset_id, f.taker_fee,
+       f.taker_fee_asset_id, f.sequence, %s::timestamptz
+  FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::varchar[], %s::bigint[],
+              %s::bigint[], %s::bigint[], %s::bigint[], %s::numeric[], %s::bigint[], %s::numeric[],
+              %s::bigint[], %s::bigint[])
+       WITH ORDINALITY AS f(trade_id, price, quantity, quote_quantity, taker_side, maker_order_id,
+                            taker_order_id, maker_user_id, taker_user_id, maker_fee, maker_fee_asset_id,
+                            taker_fee, taker_fee_asset_id, sequence, n)
+ ORDER BY f.n"""  # noqa: S608  (column names are constants)
 
 
 class BatchEnd(NamedTuple):
@@ -473,44 +502,22 @@ class BatchWriter:
             ]
         )
 
-    def _balances(self, orders: dict[int, OrderRow]) -> list[list[Any]]:
-        """account.balanceUpdate events (§8.4), after the ledger moved: the balances are read in
-        this transaction, so they are the absolute values this batch left."""
+    def _balance_pairs(self, orders: dict[int, OrderRow]) -> list[tuple[int, int]]:
+        """The (user id, asset id) pairs, of this market's assets, whose account.balanceUpdate
+        events (§8.4) the batch sends, by user then asset: what it moved, and the holds taken
+        when its accepted orders were placed. The balances themselves are read by the outbox
+        row's statement, after the ledger moved (_OUTBOX_SQL)."""
         market, touched = self.market, self.touched
         for event in self.events.orders:
             if event[1] in ("orderAccepted", "triggerPlaced"):
                 order = orders[event[0]]
                 touched.add((order.user_id, order.locked_asset_id))
-        if not touched:
-            return []
-        symbols = {market.base_id: market.base.symbol, market.quote_id: market.quote.symbol}
-        balances: dict[tuple[int, int], dict[str, str]] = {
-            pair: {"A": "0", "L": "0", "S": "0"} for pair in touched if pair[1] in symbols
-        }
-        with prepared_cursor() as cursor:
-            cursor.execute(
-                "SELECT owner_id, asset_id, kind, balance FROM exchange_ledgeraccount"
-                " WHERE owner_id = ANY(%s::bigint[]) AND asset_id = ANY(%s::bigint[])"
-                " AND kind = ANY(%s::varchar[])",
-                [
-                    array_literal({user_id for user_id, _ in balances}),
-                    array_literal({asset_id for _, asset_id in balances}),
-                    array_literal(_BALANCE_KINDS),
-                ],
-            )
-            rows = cursor.fetchall()
-        for owner_id, asset_id, kind, balance in rows:
-            bucket = balances.get((owner_id, asset_id))
-            if bucket is not None:
-                bucket[_BALANCE_KINDS[kind]] = render(balance)
-        return [
-            [user_id, symbols[asset_id], bucket["A"], bucket["L"], bucket["S"]]
-            for (user_id, asset_id), bucket in sorted(balances.items())
-        ]
+        assets = (market.base_id, market.quote_id)
+        return sorted(pair for pair in touched if pair[1] in assets)
 
-    def _orders_write(self, orders: dict[int, OrderRow], releases: PendingEntry) -> None:
-        """Each changed order's new state in one statement; a finished order's unspent hold goes
-        back to available (`releases`)."""
+    def _orders_params(self, orders: dict[int, OrderRow], releases: PendingEntry) -> list[Any]:
+        """_ORDERS_UPDATE_SQL's parameters: each changed order's new state; a finished order's
+        unspent hold goes back to available (`releases`)."""
         spec, market = self.spec, self.market
         ids: list[int] = []
         statuses: list[str] = []
@@ -547,36 +554,59 @@ class BatchWriter:
                 self.touched.add((order.user_id, asset.pk))
                 remaining = Decimal(0)
             locked.append(remaining)
-        with prepared_cursor() as cursor:
-            cursor.execute(
-                _ORDERS_UPDATE_SQL,
-                [
-                    self.now,
-                    self.now,
-                    id_array := array_literal(ids),
-                    array_literal(statuses),
-                    array_literal(executed),
-                    array_literal(executed_quote),
-                    array_literal(locked),
-                    array_literal(reasons),
-                    array_literal(applied),
-                    array_literal(priorities),
-                    array_literal(triggered),
-                    id_array,
-                ],
-            )
+        id_array = array_literal(ids)
+        return [
+            self.now,
+            self.now,
+            id_array,
+            array_literal(statuses),
+            array_literal(executed),
+            array_literal(executed_quote),
+            array_literal(locked),
+            array_literal(reasons),
+            array_literal(applied),
+            array_literal(priorities),
+            array_literal(triggered),
+            id_array,
+        ]
 
     def finish(self, end: BatchEnd) -> None:
         """Write the batch (inside the caller's transaction). Raises BatchConflict if the market
         moved on meanwhile, InsufficientFunds or LedgerImbalance if settlement would break the
-        ledger; the caller's transaction then writes nothing."""
-        self.write_own_rows()
-        self.write_shared_rows(end)
+        ledger; the caller's transaction then writes nothing. A small batch's own rows go in the
+        round trip of the orders' lock."""
+        if self._own_rows_are_small():
+            self.write_shared_rows(end, own_rows=True)
+        else:
+            self.write_own_rows()
+            self.write_shared_rows(end)
+
+    def _own_rows_are_small(self) -> bool:
+        return len(self.fills) <= SMALL_OWN_ROWS
+
+    def _own_rows_statements(self) -> list[tuple[str, list[Any]]]:
+        """A small batch's own rows as statements that can be pipelined (COPY cannot)."""
+        statements: list[tuple[str, list[Any]]] = []
+        if self.fills:
+            columns = list(zip(*self.fills, strict=True))
+            statements.append(
+                (_FILLS_INSERT_SQL, [self.market.pk, self.now, *map(array_literal, columns[1:-1])])
+            )
+        entries = ledger_entries_params(self.entries)
+        if entries is not None:
+            statements.append((ENTRIES_INSERT_SQL, entries))
+        return statements
 
     def write_own_rows(self) -> None:
         """The first half of `finish`: rows only this batch has (fills, its trades' journal
         entries and lines). Locks no existing row, so it may run while the previous batch
-        commits (exchange/services/matching.py)."""
+        commits (exchange/services/matching.py). A small batch's in one round trip; a large
+        one's through COPY."""
+        if self._own_rows_are_small():
+            with prepared_cursor() as cursor, one_round_trip():
+                for sql, params in self._own_rows_statements():
+                    cursor.execute(sql, params)
+            return
         if self.fills:
             # Every value is an int, a Decimal or a side ("Bid"/"Ask"): COPY text as is. The last
             # is the batch's `now`, formatted once rather than once per row.
@@ -588,79 +618,158 @@ class BatchWriter:
             )
         ledger_entries_insert(self.entries)
 
-    def write_shared_rows(self, end: BatchEnd) -> None:
+    def write_shared_rows(self, end: BatchEnd, *, own_rows: bool = False) -> None:
         """The second half of `finish`, after the previous batch committed: what other batches
         share (orders, balances, candles, the market's state), read and written under their row
         locks, and the stream events (the publisher sends outbox rows in id order, which must
-        be commit order)."""
-        market, spec = self.market, self.spec
+        be commit order). `own_rows`: write the first half's rows too (a small batch's), in the
+        first round trip.
+
+        Two round trips whatever the batch: the orders' lock (their state decides the rest),
+        then every other statement pipelined (sent together, answered together). From the
+        ledger accounts' lock to the end of the caller's COMMIT, a placement on the API side
+        that needs one of them waits (exchange/services/orders.py); so what no placement touches
+        is written before that lock, in the same round trip, and the checks that need the
+        locked balances and the compare-and-set's answer run on the answers, raising (and so
+        rolling the whole transaction back) before the caller commits."""
+        market, spec, events = self.market, self.spec, self.events
         orders: dict[int, OrderRow] = {}
-        if self.changes:
-            with prepared_cursor() as cursor:
-                cursor.execute(_ORDERS_LOCK_SQL, [array_literal(self.changes)])
-                orders = {row[0]: OrderRow._make(row) for row in cursor.fetchall()}
+        own = self._own_rows_statements() if own_rows else []
+        if own or self.changes:
+            # Answers read after the round trip need a cursor each; the others share one.
+            with prepared_cursor() as cursor, prepared_cursor() as lock:
+                with one_round_trip():  # with the transaction's BEGIN, when this opens it
+                    for sql, params in own:
+                        cursor.execute(sql, params)
+                    if self.changes:
+                        lock.execute(_ORDERS_LOCK_SQL, [array_literal(self.changes)])
+                if self.changes:
+                    orders = {row[0]: OrderRow._make(row) for row in lock.fetchall()}
         releases = PendingEntry(kind=EntryKind.RELEASE, reference=f"release:{market.symbol}:{end.sequence}")
-        if orders:
-            self._orders_write(orders, releases)
-        ledger_entries_insert([releases])
-        ledger_balances_apply([*self.entries, releases])
-        if self.candle:
-            self._upsert_candles()
-        if self.events.orders or self.touched:
-            self.events.balances = self._balances(orders)
-        if self.events:
-            # One row for the batch's stream events; the publisher renders the frames.
-            copy_rows(
-                "exchange_outboxevent",
-                OUTBOX_COLUMNS,
-                [(BATCH_STREAM, None, _dumps(self.events.payload()), self.now)],
-            )
-            outbox_notify()
-        with prepared_cursor() as cursor:
-            if self.results:
-                sequences = [sequence for sequence, _ in self.results]
-                cursor.execute(
-                    "UPDATE exchange_marketcommand AS c SET result = s.result::jsonb"
-                    " FROM unnest(%s::bigint[], %s::text[]) AS s(sequence, result)"
-                    " WHERE c.market_id = %s AND c.sequence = s.sequence AND c.sequence = ANY(%s::bigint[])",
+        orders_params = self._orders_params(orders, releases) if orders else None
+        release_params = None
+        if len(releases.lines) > SMALL_OWN_ROWS:
+            ledger_entries_insert([releases])  # COPY: cheaper per row, and no ledger row locked yet
+        else:
+            release_params = ledger_entries_params([releases])
+        deltas = ledger_deltas([*self.entries, releases])
+        move_params = ledger_move_params(deltas)
+        pairs = self._balance_pairs(orders) if events.orders or self.touched else []
+        symbols = {market.base_id: market.base.symbol, market.quote_id: market.quote.symbol}
+        with prepared_cursor() as cursor, prepared_cursor() as locked, prepared_cursor() as state:
+            with one_round_trip():
+                # Rows no placement touches (the caller's advisory lock makes this worker the
+                # market's only writer of orders' states, candles and command results).
+                if orders_params is not None:
+                    cursor.execute(_ORDERS_UPDATE_SQL, orders_params)
+                if release_params is not None:
+                    cursor.execute(ENTRIES_INSERT_SQL, release_params)
+                for start, (open_, high, low, close, volume, quote_volume, trades) in self.candle.items():
+                    cursor.execute(
+                        _CANDLE_SQL, [market.pk, start, open_, high, low, close, volume, quote_volume, trades]
+                    )
+                if self.results:
+                    sequences = array_literal([sequence for sequence, _ in self.results])
+                    cursor.execute(
+                        _RESULTS_SQL,
+                        [sequences, [json.dumps(result) for _, result in self.results], market.pk, sequences],
+                    )
+                # The ledger accounts (in id order), then the MarketState row: the lock order.
+                if deltas:
+                    locked.execute(LEDGER_LOCK_SQL, ledger_lock_params(deltas))
+                if move_params is not None:
+                    cursor.execute(LEDGER_MOVE_SQL, move_params)
+                if events.public or events.orders or pairs:
+                    # One row for the batch's stream events; the publisher renders the frames.
+                    cursor.execute(
+                        _OUTBOX_SQL,
+                        [
+                            BATCH_STREAM,
+                            _dumps(events.payload()),
+                            array_literal([user_id for user_id, _ in pairs]),
+                            array_literal([asset_id for _, asset_id in pairs]),
+                            array_literal([symbols[asset_id] for _, asset_id in pairs]),
+                            self.now,
+                            NOTIFY_CHANNEL,
+                        ],
+                    )
+                # Compare-and-set: exactly once even if this worker lost the market's lock while
+                # the batch was being written (its session died) and another worker took over.
+                state.execute(
+                    _STATE_SQL,
                     [
-                        sequence_array := array_literal(sequences),
-                        [json.dumps(result) for _, result in self.results],
+                        end.sequence,
+                        end.update_id,
+                        end.trade_id,
+                        spec.ticks_to_price(end.last_price) if end.last_price is not None else None,
                         market.pk,
-                        sequence_array,
+                        end.previous_sequence,
                     ],
                 )
-            # Compare-and-set: exactly once even if this worker lost the market's lock while the
-            # batch was being written (its session died) and another worker took over.
-            cursor.execute(
-                "UPDATE exchange_marketstate SET last_applied_sequence = %s, last_update_id = %s,"
-                " last_trade_id = %s, last_price = %s WHERE market_id = %s AND last_applied_sequence = %s",
-                [
-                    end.sequence,
-                    end.update_id,
-                    end.trade_id,
-                    spec.ticks_to_price(end.last_price) if end.last_price is not None else None,
-                    market.pk,
-                    end.previous_sequence,
-                ],
-            )
-            if cursor.rowcount != 1:
+            if deltas:
+                ledger_balances_check(locked.fetchall(), deltas)
+            if state.rowcount != 1:
                 raise BatchConflict(
                     f"market {market.pk}: batch after {end.previous_sequence} no longer applies"
                 )
 
-    def _upsert_candles(self) -> None:  # one statement per minute touched: usually one
-        with connection.cursor() as cursor:
-            for start, (open_, high, low, close, volume, quote_volume, trades) in self.candle.items():
-                cursor.execute(
-                    """INSERT INTO exchange_candle (market_id, start, open, high, low, close, volume, quote_volume, trades)
-                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-                       ON CONFLICT (market_id, start) DO UPDATE SET
-                         high = GREATEST(exchange_candle.high, EXCLUDED.high),
-                         low = LEAST(exchange_candle.low, EXCLUDED.low),
-                         close = EXCLUDED.close,
-                         volume = exchange_candle.volume + EXCLUDED.volume,
-                         quote_volume = exchange_candle.quote_volume + EXCLUDED.quote_volume,
-                         trades = exchange_candle.trades + EXCLUDED.trades""",
-                    [self.market.pk, start, open_, high, low, close, volume, quote_volume, trades],
-                )
+
+@contextmanager
+def one_round_trip() -> Iterator[None]:
+    """The statements executed in the block are sent together and answered together (psycopg's
+    pipeline mode), with the BEGIN psycopg adds before the first one of a transaction: one round
+    trip, where each statement used to be one. Their answers are read after the block; an error
+    raises when it ends (as Django's exception classes), and the statements after the failed one
+    are skipped. Only with prepared statements, whose cursors psycopg pipelines; Django's
+    client-side cursors (`API_PREPARED_STATEMENTS` off) run each statement as it comes."""
+    if not settings.API_PREPARED_STATEMENTS:
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
+_RESULTS_SQL = """UPDATE exchange_marketcommand AS c SET result = s.result::jsonb
+  FROM unnest(%s::bigint[], %s::text[]) AS s(sequence, result)
+ WHERE c.market_id = %s AND c.sequence = s.sequence AND c.sequence = ANY(%s::bigint[])"""
+
+_STATE_SQL = """UPDATE exchange_marketstate SET last_applied_sequence = %s, last_update_id = %s,
+       last_trade_id = %s, last_price = %s
+ WHERE market_id = %s AND last_applied_sequence = %s"""
+
+# One statement per minute touched: usually one. Parameters cast, as they are bound server-side.
+_CANDLE_SQL = """INSERT INTO exchange_candle (market_id, start, open, high, low, close, volume, quote_volume, trades)
+VALUES (%s::bigint, %s::timestamptz, %s::numeric, %s::numeric, %s::numeric, %s::numeric, %s::numeric,
+        %s::numeric, %s::integer)
+ON CONFLICT (market_id, start) DO UPDATE SET
+  high = GREATEST(exchange_candle.high, EXCLUDED.high),
+  low = LEAST(exchange_candle.low, EXCLUDED.low),
+  close = EXCLUDED.close,
+  volume = exchange_candle.volume + EXCLUDED.volume,
+  quote_volume = exchange_candle.quote_volume + EXCLUDED.quote_volume,
+  trades = exchange_candle.trades + EXCLUDED.trades"""
+
+# The batch's outbox row, its balance events ("b") filled in from the ledger as this transaction
+# left it (after the move, which it follows): [user id, asset symbol, available, locked, staked]
+# per (user, asset) pair, in the order given, a missing account as "0". `trim_scale(...)::text`
+# is `core.money.render` of a numeric (fixed-point, trailing zeros trimmed). Reading them here
+# rather than in a query of their own saves that statement and, pipelined, its round trip. And the
+# publisher's wake-up, NOTIFY as a function (PostgreSQL delivers it at commit, once per transaction).
+_OUTBOX_SQL = f"""WITH event AS (
+INSERT INTO exchange_outboxevent (stream, user_id, payload, created_at)
+SELECT %s::varchar, NULL, jsonb_set(%s::jsonb, '{{b}}', COALESCE((
+         SELECT jsonb_agg(jsonb_build_array(pair.owner_id, pair.symbol, COALESCE(held.available, '0'),
+                                            COALESCE(held.locked, '0'), COALESCE(held.staked, '0'))
+                          ORDER BY pair.n)
+           FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) WITH ORDINALITY AS pair(owner_id, asset_id, symbol, n)
+          CROSS JOIN LATERAL (
+                SELECT max(trim_scale(a.balance)::text) FILTER (WHERE a.kind = '{_AVAILABLE}') AS available,
+                       max(trim_scale(a.balance)::text) FILTER (WHERE a.kind = '{_LOCKED}') AS locked,
+                       max(trim_scale(a.balance)::text) FILTER (WHERE a.kind = '{_STAKED}') AS staked
+                  FROM exchange_ledgeraccount AS a
+                 WHERE a.owner_id = pair.owner_id AND a.asset_id = pair.asset_id
+                   AND a.kind IN ('{_AVAILABLE}', '{_LOCKED}', '{_STAKED}')) AS held), '[]'::jsonb)),
+       %s::timestamptz
+RETURNING id)
+SELECT pg_notify(%s::text, '') FROM event"""  # noqa: S608  (the kinds are constants)

@@ -39,7 +39,7 @@ def test_the_batch_statements_run_prepared(market, alice):
         "SELECT c.sequence",  # the pending commands
         "SELECT id, user_id, status",  # the batch's orders, locked
         "UPDATE exchange_order AS t",
-        "SELECT owner_id, asset_id, kind, balance",  # the balance events
+        "WITH event AS (",  # the stream events, with the balances they carry
         "UPDATE exchange_marketstate",  # the compare-and-set
     ):
         assert any(statement.startswith(start) for statement in prepared), (start, prepared)

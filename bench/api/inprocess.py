@@ -180,6 +180,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--profile", type=int, default=0, help="print the N top functions (cumulative)")
+    parser.add_argument(
+        "--only-server", action="store_true", help="only the node's ASGI application (no comparisons)"
+    )
     args = parser.parse_args()
     env, account = _setup()
     os.environ.update(env)
@@ -191,9 +194,11 @@ def main() -> None:
     try:
         asyncio.run(_run(account, 200, mode="server"))  # warm up: caches, pool, first-use look-ups
         wall_ms, cpu_ms = asyncio.run(_run(account, args.requests, mode="server"))
-        django_wall_ms, django_cpu_ms = asyncio.run(_run(account, args.requests, mode="django"))
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"  # the sync handler, inside this event loop
-        sync_wall_ms, sync_cpu_ms = asyncio.run(_run(account, args.requests, mode="thread"))
+        django_wall_ms = django_cpu_ms = sync_wall_ms = sync_cpu_ms = float("nan")
+        if not args.only_server:
+            django_wall_ms, django_cpu_ms = asyncio.run(_run(account, args.requests, mode="django"))
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "1"  # the sync handler, inside this event loop
+            sync_wall_ms, sync_cpu_ms = asyncio.run(_run(account, args.requests, mode="thread"))
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
@@ -206,12 +211,13 @@ def main() -> None:
     print(
         f"{args.requests} signed calls: {wall_ms:.2f} ms wall, {cpu_ms:.2f} ms CPU per call (load {load:.1f})"
     )
-    print(
-        f"same, Django's stock ASGI handler: {django_wall_ms:.2f} ms wall, {django_cpu_ms:.2f} ms CPU per call"
-    )
-    print(
-        f"same, view in this thread (no ASGI): {sync_wall_ms:.2f} ms wall, {sync_cpu_ms:.2f} ms CPU per call"
-    )
+    if not args.only_server:
+        print(
+            f"same, Django's stock ASGI handler: {django_wall_ms:.2f} ms wall, {django_cpu_ms:.2f} ms CPU per call"
+        )
+        print(
+            f"same, view in this thread (no ASGI): {sync_wall_ms:.2f} ms wall, {sync_cpu_ms:.2f} ms CPU per call"
+        )
     print(
         json.dumps(
             {
@@ -219,8 +225,8 @@ def main() -> None:
                 "requests": args.requests,
                 "ms_wall_per_call": round(wall_ms, 3),
                 "ms_cpu_per_call": round(cpu_ms, 3),
-                "ms_cpu_per_call_django_asgi": round(django_cpu_ms, 3),
-                "ms_cpu_per_call_without_asgi": round(sync_cpu_ms, 3),
+                "ms_cpu_per_call_django_asgi": None if args.only_server else round(django_cpu_ms, 3),
+                "ms_cpu_per_call_without_asgi": None if args.only_server else round(sync_cpu_ms, 3),
                 "load_average": round(load, 1),
             }
         )

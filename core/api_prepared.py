@@ -28,6 +28,17 @@ from django.conf import settings
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
+# psycopg keeps its conversion of a query's text (placeholders to $n) only for queries up to 4,096
+# bytes with up to 50 parameters; the order statement is ~5,000 bytes with ~60, so each call
+# parsed its text again: ~6 % of the web process's CPU per order (docs/PERFORMANCE.md, REST API
+# round 8). Raised for the process; psycopg's cache stays an LRU of 128 entries.
+QUERY_CACHE_MAX_LENGTH = 16_384
+QUERY_CACHE_MAX_PARAMS = 256
+_queries = getattr(psycopg, "_queries", None)
+if _queries is not None and hasattr(_queries, "MAX_CACHED_STATEMENT_LENGTH"):
+    _queries.MAX_CACHED_STATEMENT_LENGTH = max(_queries.MAX_CACHED_STATEMENT_LENGTH, QUERY_CACHE_MAX_LENGTH)
+    _queries.MAX_CACHED_STATEMENT_PARAMS = max(_queries.MAX_CACHED_STATEMENT_PARAMS, QUERY_CACHE_MAX_PARAMS)
+
 
 class _PreparingCursor(psycopg.Cursor[Any]):
     def execute(

@@ -206,3 +206,24 @@ def test_inside_a_callers_transaction_the_commit_is_the_callers(market, alice):
         before = _setting()
         order_place(user=alice, market=market, request=_bid("1000"))
         assert _setting() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_order_statements_text_is_converted_once(market, alice, monkeypatch):
+    # psycopg caches a query's placeholder conversion only below a size; the order statements are
+    # above its default, so core/api_prepared.py raises it: no order call converts its text again.
+    from psycopg import _queries
+
+    uncached: list[bytes] = []
+    convert = _queries._query2pg_nocache
+
+    def counted(query: bytes, encoding: str):  # type: ignore[no-untyped-def]
+        uncached.append(query)
+        return convert(query, encoding)
+
+    monkeypatch.setattr(_queries, "_query2pg_nocache", counted)
+    for price in ("1000", "1001", "1002"):
+        order = order_place(user=alice, market=market, request=_bid(price))
+        order_cancel(user=alice, market=market, order_id=order.pk, client_id=None)
+
+    assert uncached == []

@@ -41,10 +41,17 @@ def _api_key_get(public_key: str) -> ApiKey | None:
     """The unrevoked key with its user, one indexed read on every signed call (plain SQL: the ORM
     compiling this join cost ten times the query, docs/PERFORMANCE.md). Read fresh each time, so a
     revoked key or a deactivated user is refused from the next request on."""
+    found = api_key_read(public_key)
+    return None if found is None else found[0]
+
+
+def api_key_read(public_key: str, extra: str = "") -> tuple[ApiKey, tuple[Any, ...]] | None:
+    """`_api_key_get`'s read, with the values of `extra` (more select-list expressions over the
+    key `k` and user `u`) after the key."""
     key_shape, user_shape = row_shape(ApiKey), row_shape(User)
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"SELECT {key_shape.select('k')}, {user_shape.select('u')}"  # noqa: S608  (columns from _meta)
+            f"SELECT {key_shape.select('k')}, {user_shape.select('u')}{', ' + extra if extra else ''}"  # noqa: S608  (columns from _meta)
             ' FROM accounts_apikey k JOIN accounts_user u ON u.id = k."user_id"'
             " WHERE k.public_key = %s AND k.revoked_at IS NULL",
             [public_key],
@@ -54,7 +61,7 @@ def _api_key_get(public_key: str) -> ApiKey | None:
         return None
     key = key_shape.instance(row)
     key.user = user_shape.instance(row, key_shape.width)
-    return key
+    return key, tuple(row[key_shape.width + user_shape.width :])
 
 
 def _candidates(

@@ -36,14 +36,14 @@ from django.http.request import split_domain_port, validate_host
 from rest_framework.renderers import JSONRenderer
 
 from accounts.api.authentication import signed_caller
-from accounts.models import ApiKey
+from accounts.models import ApiKey, User
 from core.api import error_body
 from core.api_views import body_object_of
 from core.errors import DomainError, InvalidRequest
 from exchange.api.order_json import order_json
 from exchange.api.orders import OrderApi, _market, _order_selector, order_request_from
-from exchange.api.seen_rows import SeenKey, seen_forget, seen_key, seen_market
-from exchange.models import Order
+from exchange.api.seen_rows import SeenKey, seen_forget, seen_key, seen_market, seen_rows_of
+from exchange.models import Market, Order
 from exchange.services.done_listener import Answer, done_listener_here
 from exchange.services.doorbell import command_done_answer
 from exchange.services.orders import (
@@ -201,38 +201,11 @@ def _submit_seen(call: FastCall, body: bytes) -> tuple[Order, int]:
             found.append(seen)
             return seen.key
 
-        user, _ = signed_caller(
-            method=call.method,
-            instruction=OrderApi.instructions[call.method],
-            api_key=call.api_key,
-            signature=call.signature,
-            timestamp=call.timestamp,
-            window=call.window,
-            query_string="",
-            body=body,
-            key_get=key_get,
-        )
-        seen_in_market = seen_market(symbol)
-        if seen_in_market is None:
+        user = _caller(call, body, key_get)
+        place = seen_market(symbol)
+        if place is None:
             raise _ReadAfresh
-        market, seen_caller = seen_in_market.market, found[0]
-        rows = SeenRows(
-            api_key_id=seen_caller.key.pk,
-            api_key=seen_caller.key_text,
-            user=seen_caller.user_text,
-            market=seen_in_market.market_text,
-            base_id=market.base_id,
-            base=seen_in_market.base_text,
-            quote_id=market.quote_id,
-            quote=seen_in_market.quote_text,
-        )
-        if call.method == "POST":
-            order = order_submit(user=user, market=market, request=order_request_from(data), seen=rows)
-            return order, order.sequence
-        order_id, client_id = _order_selector(data)
-        return order_cancel_submit(
-            user=user, market=market, order_id=order_id, client_id=client_id, seen=rows
-        )
+        return _order_call(call, user, place.market, data, seen_rows_of(found[0], place))
     except (DomainError, SeenRowsChanged, IntegrityError, ObjectDoesNotExist) as exc:
         # The last two: a cached row was deleted (no ledger account could be made for it).
         seen_forget(public_key=public_key, symbol=symbol)
@@ -241,6 +214,12 @@ def _submit_seen(call: FastCall, body: bytes) -> tuple[Order, int]:
 
 def _submit_fresh(call: FastCall, body: bytes) -> tuple[Order, int]:
     """What `OrderApi.post` / `OrderApi.delete` do before the wait, in the same order."""
+    user = _caller(call, body)
+    data = body_object_of(_parse(body))
+    return _order_call(call, user, _market(data.get("symbol")), data)
+
+
+def _caller(call: FastCall, body: bytes, key_get: Callable[[str], ApiKey | None] | None = None) -> User:
     user, _ = signed_caller(
         method=call.method,
         instruction=OrderApi.instructions[call.method],
@@ -250,14 +229,19 @@ def _submit_fresh(call: FastCall, body: bytes) -> tuple[Order, int]:
         window=call.window,
         query_string="",
         body=body,
+        key_get=key_get,
     )
-    data = body_object_of(_parse(body))
-    market = _market(data.get("symbol"))
+    return user
+
+
+def _order_call(
+    call: FastCall, user: User, market: Market, data: dict[str, Any], seen: SeenRows | None = None
+) -> tuple[Order, int]:
     if call.method == "POST":
-        order = order_submit(user=user, market=market, request=order_request_from(data))
+        order = order_submit(user=user, market=market, request=order_request_from(data), seen=seen)
         return order, order.sequence
     order_id, client_id = _order_selector(data)
-    return order_cancel_submit(user=user, market=market, order_id=order_id, client_id=client_id)
+    return order_cancel_submit(user=user, market=market, order_id=order_id, client_id=client_id, seen=seen)
 
 
 def _parse(body: bytes) -> Any:

@@ -29,21 +29,31 @@ def _market(symbol: object) -> Market:
     three-table join cost ~0.5 ms of CPU per order to compile (docs/PERFORMANCE.md, REST API)."""
     if not isinstance(symbol, str) or not symbol:
         raise InvalidRequest("Missing required parameter symbol")
+    found = market_read(symbol)
+    if found is None:
+        raise InvalidSymbol(f"Unknown market {symbol}")
+    return found[0]
+
+
+def market_read(symbol: str, extra: str = "") -> tuple[Market, tuple[Any, ...]] | None:
+    """`_market`'s read, with the values of `extra` (more select-list expressions over the market
+    `m` and its assets `b` and `q`) after the market; None when there is no such market."""
     market_shape, asset_shape = row_shape(Market), row_shape(Asset)
     with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT {market_shape.select('m')}, {asset_shape.select('b')}, {asset_shape.select('q')}"  # noqa: S608  (columns from _meta)
+            f"{', ' + extra if extra else ''}"
             ' FROM exchange_market m JOIN exchange_asset b ON b.id = m."base_id"'
             ' JOIN exchange_asset q ON q.id = m."quote_id" WHERE m.symbol = %s',
             [symbol],
         )
         row = cursor.fetchone()
     if row is None:
-        raise InvalidSymbol(f"Unknown market {symbol}")
+        return None
     market = market_shape.instance(row)
     market.base = asset_shape.instance(row, market_shape.width)
     market.quote = asset_shape.instance(row, market_shape.width + asset_shape.width)
-    return market
+    return market, tuple(row[market_shape.width + 2 * asset_shape.width :])
 
 
 def _decimal(data: dict[str, Any], name: str) -> Decimal | None:

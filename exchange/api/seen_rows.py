@@ -14,11 +14,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accounts.models import ApiKey, User
-from core.api_prepared import prepared_cursor
-from core.api_rows import row_shape
-from exchange.models import Asset, Market
-from exchange.services.orders import API_KEY_ROW_TEXT, MARKET_ROW_TEXT, USER_ROW_TEXT, asset_row_text
+from accounts.api.authentication import api_key_read
+from accounts.models import ApiKey
+from exchange.api.orders import market_read
+from exchange.models import Market
+from exchange.services.orders import (
+    API_KEY_ROW_TEXT,
+    MARKET_ROW_TEXT,
+    USER_ROW_TEXT,
+    SeenRows,
+    asset_row_text,
+)
 
 # Entries kept per process; past this the cache starts over (a burst of one-off keys or symbols
 # must not grow a web process without bound).
@@ -49,20 +55,11 @@ def seen_key(public_key: str) -> SeenKey | None:
     found = _keys.get(public_key)
     if found is not None:
         return found
-    key_shape, user_shape = row_shape(ApiKey), row_shape(User)
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            f"SELECT {key_shape.select('k')}, {user_shape.select('u')}, {API_KEY_ROW_TEXT}, {USER_ROW_TEXT}"  # noqa: S608  (columns from _meta)
-            ' FROM accounts_apikey k JOIN accounts_user u ON u.id = k."user_id"'
-            " WHERE k.public_key = %s AND k.revoked_at IS NULL",
-            [public_key],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    read = api_key_read(public_key, extra=f"{API_KEY_ROW_TEXT}, {USER_ROW_TEXT}")
+    if read is None:
         return None
-    key = key_shape.instance(row)
-    key.user = user_shape.instance(row, key_shape.width)
-    found = SeenKey(key=key, key_text=row[-2], user_text=row[-1])
+    key, (key_text, user_text) = read
+    found = SeenKey(key=key, key_text=key_text, user_text=user_text)
     _remember(_keys, public_key, found)
     return found
 
@@ -72,24 +69,28 @@ def seen_market(symbol: str) -> SeenMarket | None:
     found = _markets.get(symbol)
     if found is not None:
         return found
-    market_shape, asset_shape = row_shape(Market), row_shape(Asset)
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            f"SELECT {market_shape.select('m')}, {asset_shape.select('b')}, {asset_shape.select('q')},"  # noqa: S608  (columns from _meta)
-            f" {MARKET_ROW_TEXT}, {asset_row_text('b')}, {asset_row_text('q')}"
-            ' FROM exchange_market m JOIN exchange_asset b ON b.id = m."base_id"'
-            ' JOIN exchange_asset q ON q.id = m."quote_id" WHERE m.symbol = %s',
-            [symbol],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    read = market_read(symbol, extra=f"{MARKET_ROW_TEXT}, {asset_row_text('b')}, {asset_row_text('q')}")
+    if read is None:
         return None
-    market = market_shape.instance(row)
-    market.base = asset_shape.instance(row, market_shape.width)
-    market.quote = asset_shape.instance(row, market_shape.width + asset_shape.width)
-    found = SeenMarket(market=market, market_text=row[-3], base_text=row[-2], quote_text=row[-1])
+    market, (market_text, base_text, quote_text) = read
+    found = SeenMarket(market=market, market_text=market_text, base_text=base_text, quote_text=quote_text)
     _remember(_markets, symbol, found)
     return found
+
+
+def seen_rows_of(caller: SeenKey, place: SeenMarket) -> SeenRows:
+    """What the order statement re-checks for a call made with this key on this market."""
+    market = place.market
+    return SeenRows(
+        api_key_id=caller.key.pk,
+        api_key=caller.key_text,
+        user=caller.user_text,
+        market=place.market_text,
+        base_id=market.base_id,
+        base=place.base_text,
+        quote_id=market.quote_id,
+        quote=place.quote_text,
+    )
 
 
 def seen_forget(*, public_key: str, symbol: object) -> None:

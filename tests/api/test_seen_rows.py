@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.services.api_keys import api_key_revoke
 from exchange.api import fast_orders
 from exchange.api.fast_orders import FastCall
-from exchange.api.seen_rows import seen_clear, seen_key, seen_market
+from exchange.api.seen_rows import seen_clear, seen_key, seen_market, seen_rows_of
 from exchange.models import LedgerAccount, Market, Order, OrderBookState
 from exchange.services.orders import SeenRows, SeenRowsChanged, order_submit
 from tests.api.conftest import BID
@@ -120,16 +120,7 @@ def test_a_statement_given_changed_rows_stores_nothing(trader, alice, changed):
     assert seen_caller is not None
     assert seen_in is not None
     market = seen_in.market
-    rows = SeenRows(
-        api_key_id=seen_caller.key.pk,
-        api_key=seen_caller.key_text,
-        user=seen_caller.user_text,
-        market=seen_in.market_text,
-        base_id=market.base_id,
-        base=seen_in.base_text,
-        quote_id=market.quote_id,
-        quote=seen_in.quote_text,
-    )
+    rows = seen_rows_of(seen_caller, seen_in)
     request = bid("100", "0.5")
     order_submit(user=alice, market=market, request=request, seen=rows)  # as read: stored
     assert Order.objects.count() == 1

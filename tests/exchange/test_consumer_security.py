@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import redis
 import time_machine
-from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission
 from django.test import Client
@@ -24,7 +23,7 @@ from accounts.models import ApiKey, User
 from accounts.services.api_keys import api_key_revoke
 from compliance.models import ComplianceFlag
 from compliance.services.freezes import account_freeze
-from exchange import consumers, stream_auth, streams
+from exchange import stream_auth, streams
 from tests.exchange.test_consumers import (
     WebsocketCommunicator,
     _key,
@@ -50,25 +49,6 @@ REPLAYED = {
     "id": None,
     "error": {"code": 4001, "message": "Signature already used; sign each subscribe afresh"},
 }
-
-
-@pytest.fixture
-def layer(settings, monkeypatch):  # type: ignore[no-untyped-def]
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    monkeypatch.setattr(consumers, "_markets", (0.0, {}))
-    return get_channel_layer()
-
-
-@pytest.fixture
-def redis_layer(settings, monkeypatch):  # type: ignore[no-untyped-def]
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": settings.REDIS_URL}]},
-        }
-    }
-    monkeypatch.setattr(consumers, "_markets", (0.0, {}))
-    return get_channel_layer()
 
 
 async def publish(layer: Any, user_id: int) -> None:

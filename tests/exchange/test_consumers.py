@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
-from channels.layers import get_channel_layer
 from django.db import connection
 
 from accounts.signing import sign, subscribe_signing_string
@@ -27,14 +26,6 @@ INVALID_STREAM = {"id": None, "error": {"code": 4006, "message": "Invalid stream
 
 def depth(update_id: int, bids: list[list[str]] | None = None) -> dict[str, Any]:
     return {"e": "depth", "s": "ETH_USDC", "U": update_id, "u": update_id, "a": [], "b": bids or []}
-
-
-@pytest.fixture
-def layer(settings, monkeypatch):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    # Each database test seeds its markets afresh: no market cached from an earlier test.
-    monkeypatch.setattr(consumers, "_markets", (0.0, {}))
-    return get_channel_layer()
 
 
 @pytest.fixture
@@ -283,19 +274,12 @@ def _limit(side: str, price: str, quantity: str):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture(params=["in-memory", "redis-pubsub"])
-def publisher_layer(request, settings, monkeypatch):
+def publisher_layer(request):  # type: ignore[no-untyped-def]
     """Both ways the publisher sends: the layer's own group_send (in-memory), and its own Redis
     pipeline to the channels the deployed pub/sub layer listens on (exchange/services/outbox_send.py)."""
     if request.param == "in-memory":
         return request.getfixturevalue("layer")
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": settings.REDIS_URL}]},
-        }
-    }
-    monkeypatch.setattr(consumers, "_markets", (0.0, {}))
-    return get_channel_layer()
+    return request.getfixturevalue("redis_layer")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
 from exchange import streams
@@ -23,12 +22,6 @@ from exchange.services.outbox_send import Message
 # a batch's order events.
 ORDER = {"e": "orderAccepted", "i": "11", "o": "LIMIT", "s": "ETH_USDC", "X": "New"}
 BALANCE = {"e": "balanceUpdate", "a": "USDC", "A": "10", "L": "0", "S": "0"}
-
-
-@pytest.fixture
-def layer(settings):  # type: ignore[no-untyped-def]
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    return get_channel_layer()
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:

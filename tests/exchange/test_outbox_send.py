@@ -12,30 +12,12 @@ from typing import Any
 import pytest
 import redis
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from exchange import streams
 from exchange.services.outbox_send import LayerSender, RedisPubSubSender, sender_for
 
 DEPTH = {"e": "depth", "E": 1, "T": 1, "U": 4, "a": [["2000.5", "1"]], "b": [], "s": "ETH_USDC", "u": 4}
 ORDER = {"e": "orderAccepted", "i": "11", "s": "ETH_USDC", "X": "New", "z": "0", "Z": "0"}
-
-
-@pytest.fixture
-def redis_layer(settings):  # type: ignore[no-untyped-def]
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": settings.REDIS_URL, "socket_timeout": 30}]},
-        }
-    }
-    return get_channel_layer()
-
-
-@pytest.fixture
-def memory_layer(settings):  # type: ignore[no-untyped-def]
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    return get_channel_layer()
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
@@ -114,20 +96,20 @@ def test_redis_sender_tells_watched_groups_in_one_call_and_recovers_from_a_dropp
     run(scenario)
 
 
-def test_any_other_layer_gets_its_own_group_send_run_on_the_event_loop(memory_layer):
+def test_any_other_layer_gets_its_own_group_send_run_on_the_event_loop(layer):
     async def scenario() -> None:
-        sender = sender_for(memory_layer)
+        sender = sender_for(layer)
         assert isinstance(sender, LayerSender)
         watched, unwatched = group(), group()
-        channel = await member(memory_layer, watched)
+        channel = await member(layer, watched)
         messages = [
             streams.stream_messages([("depth.ETH_USDC", {**DEPTH, "U": n, "u": n})])[0] for n in (1, 2)
         ]
         await in_thread(
             sender.send, [(watched, messages[0]), (unwatched, messages[0]), (watched, messages[1])]
         )
-        assert await memory_layer.receive(channel) == messages[0]
-        assert await memory_layer.receive(channel) == messages[1]
+        assert await layer.receive(channel) == messages[0]
+        assert await layer.receive(channel) == messages[1]
         assert await in_thread(sender.watched, [watched, unwatched]) == [True, False]
 
     run(scenario)

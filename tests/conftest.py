@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.live", "tests.fixtures.market_data", "tests.fixtures.users"]
+pytest_plugins = [
+    "tests.fixtures.channel_layers",
+    "tests.fixtures.live",
+    "tests.fixtures.market_data",
+    "tests.fixtures.users",
+]
 
 
 @pytest.fixture(autouse=True)

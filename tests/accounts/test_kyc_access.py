@@ -16,7 +16,7 @@ from core.errors import Forbidden
 from exchange import streams
 from exchange.models import DepositAddress, JournalEntry, LedgerAccount, Order
 from exchange.services.deposits import deposit_credit
-from tests.exchange.test_consumers import connected, drain, layer, request, run, signed  # noqa: F401
+from tests.exchange.test_consumers import connected, drain, request, run, signed
 from tests.exchange.test_custody_api import Signer
 
 pytestmark = pytest.mark.usefixtures("jurisdictions")
@@ -153,7 +153,7 @@ def _key(user: User) -> tuple[str, str]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_eu_resident_gets_an_error_frame_for_position_updates(layer, demo_markets, jurisdictions, alice):  # noqa: F811
+def test_an_eu_resident_gets_an_error_frame_for_position_updates(layer, demo_markets, jurisdictions, alice):
     alice = resident(alice, "FR", "full")
     key = _key(alice)
 
@@ -183,7 +183,7 @@ def test_an_eu_resident_gets_an_error_frame_for_position_updates(layer, demo_mar
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_blocked_country_resident_gets_no_private_stream(layer, demo_markets, jurisdictions, alice):  # noqa: F811
+def test_a_blocked_country_resident_gets_no_private_stream(layer, demo_markets, jurisdictions, alice):
     alice = resident(alice, "KP", "full")
     key = _key(alice)
 
